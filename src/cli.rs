@@ -1,0 +1,226 @@
+//! The command line: arguments, and one dispatch line per command.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::commands;
+use crate::error::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "wwctl",
+    version,
+    about = "Move a small web property on DigitalOcean from one server layout to another, safely",
+    long_about = None,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Folder holding the inventory files.
+    #[arg(
+        long,
+        global = true,
+        env = "WWCTL_INVENTORY",
+        default_value = "inventory",
+        value_name = "DIR"
+    )]
+    pub inventory: PathBuf,
+
+    /// Inventory overlay to apply, from `<inventory>/overlays/NAME.yaml` (the sandbox sets `sandbox`).
+    #[arg(long, global = true, env = "WWCTL_OVERLAY", value_name = "NAME")]
+    pub overlay: Option<String>,
+
+    /// Folder holding the playbooks.
+    #[arg(
+        long,
+        global = true,
+        env = "WWCTL_PLAYBOOKS",
+        default_value = "playbooks",
+        value_name = "DIR"
+    )]
+    pub playbooks: PathBuf,
+
+    /// Folder for journals, the lock, known host keys and logs [default: .wwctl].
+    #[arg(long, global = true, env = "WWCTL_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Output format on stdout.
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+
+    /// Answer yes to confirmation prompts (for CI).
+    #[arg(long, short = 'y', global = true)]
+    pub yes: bool,
+
+    /// More log output on stderr: -v for debug, -vv for trace.
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Only errors on stderr.
+    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Base URL of the DigitalOcean API, such as the sandbox's.
+    #[arg(
+        long,
+        global = true,
+        env = "WWCTL_API_URL",
+        value_name = "URL",
+        default_value = "https://api.digitalocean.com"
+    )]
+    pub api_url: String,
+
+    /// File holding the DigitalOcean API token, readable by its owner only.
+    /// Without it the token comes from DIGITALOCEAN_TOKEN or DIGITALOCEAN_ACCESS_TOKEN.
+    #[arg(long, global = true, env = "WWCTL_TOKEN_FILE", value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+}
+
+impl GlobalArgs {
+    pub fn state_dir(&self) -> PathBuf {
+        self.state_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(".wwctl"))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    Human,
+    Json,
+}
+
+/// Flags shared by every command that changes something.
+#[derive(Debug, Clone, Args)]
+pub struct PlanArgs {
+    /// Show what would change and exit: 0 for no changes, 2 for changes pending.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// With --dry-run, plan from the inventory alone: no API token, no SSH.
+    #[arg(long, requires = "dry_run")]
+    pub offline: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create and configure the servers of an environment (`prod`, `staging`) or a whole fleet (`2022`).
+    Provision(ProvisionArgs),
+    /// Move production from one fleet to another: new server, configs, apps, database, DNS.
+    Migrate(MigrateArgs),
+    /// Point DNS back at the old fleet after a migration, while its servers exist.
+    Rollback(RollbackArgs),
+    /// Delete the droplets of a fleet after its traffic has drained.
+    Teardown(TeardownArgs),
+    /// Show runs and the state of their steps.
+    Status(StatusArgs),
+    /// Remove the lock left by a run that no longer runs.
+    Unlock(UnlockArgs),
+    /// Check the inventory.
+    #[command(subcommand)]
+    Inventory(InventoryCommand),
+    /// Write the rendered configuration files of a fleet to a folder.
+    Render(crate::render::RenderArgs),
+    /// Run the local DigitalOcean emulator and its lab hosts.
+    Sandbox(crate::sandbox::SandboxArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProvisionArgs {
+    /// An environment of the current fleet (`prod`, `staging`) or a fleet name or alias.
+    pub target: String,
+
+    #[command(flatten)]
+    pub plan: PlanArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The fleet production runs on now.
+    #[arg(long)]
+    pub from: String,
+
+    /// The fleet production moves to.
+    #[arg(long)]
+    pub to: String,
+
+    #[command(flatten)]
+    pub plan: PlanArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The fleet production moved away from, whose servers still exist.
+    #[arg(long)]
+    pub to: String,
+
+    /// The fleet production runs on now.
+    #[arg(long)]
+    pub from: String,
+
+    #[command(flatten)]
+    pub plan: PlanArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TeardownArgs {
+    /// The fleet to delete, or an alias such as `old-fleet`.
+    pub fleet: String,
+
+    /// Delete before the DNS drain time has passed (asks for the fleet name to be typed).
+    #[arg(long)]
+    pub force: bool,
+
+    /// Skip the final snapshot of the database server.
+    #[arg(long)]
+    pub no_snapshot: bool,
+
+    #[command(flatten)]
+    pub plan: PlanArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Show only this run.
+    #[arg(long, value_name = "RUN_ID")]
+    pub run: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// Remove the lock even when its holder may still run (on another machine, say).
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InventoryCommand {
+    /// Validate the inventory and the playbooks, reporting every problem with its file, line and column.
+    Check,
+}
+
+/// Run the parsed command and return its exit code.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let global = &cli.global;
+    match cli.command {
+        Command::Provision(args) => commands::provision::run(global, &args),
+        Command::Migrate(args) => commands::migrate::run(global, &args),
+        Command::Rollback(args) => commands::rollback::run(global, &args),
+        Command::Teardown(args) => commands::teardown::run(global, &args),
+        Command::Status(args) => commands::status::run(global, &args),
+        Command::Unlock(args) => commands::unlock::run(global, &args),
+        Command::Inventory(InventoryCommand::Check) => commands::inventory_check::run(global),
+        Command::Render(args) => crate::render::run(global, &args),
+        Command::Sandbox(args) => crate::sandbox::run(global, &args),
+    }
+}

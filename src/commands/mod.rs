@@ -1,0 +1,9 @@
+//! One module per command: arguments in, exit code out.
+
+pub mod inventory_check;
+pub mod migrate;
+pub mod provision;
+pub mod rollback;
+pub mod status;
+pub mod teardown;
+pub mod unlock;

@@ -1,0 +1,46 @@
+//! Where output goes: data on stdout (plans, JSON), messages on stderr.
+
+use std::io::Write;
+
+use crate::cli::OutputFormat;
+
+/// Writes command results to stdout and human messages to stderr.
+#[derive(Clone, Copy, Debug)]
+pub struct Printer {
+    pub format: OutputFormat,
+    pub quiet: bool,
+}
+
+impl Printer {
+    pub fn new(format: OutputFormat, quiet: bool) -> Self {
+        Self { format, quiet }
+    }
+
+    pub fn is_json(&self) -> bool {
+        self.format == OutputFormat::Json
+    }
+
+    /// Write a JSON document to stdout, pretty-printed, with a final newline.
+    pub fn json(&self, value: &impl serde::Serialize) -> std::io::Result<()> {
+        let mut stdout = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut stdout, value)?;
+        stdout.write_all(b"\n")
+    }
+
+    /// Write human-readable result text to stdout.
+    pub fn text(&self, text: &str) -> std::io::Result<()> {
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(text.as_bytes())?;
+        if !text.ends_with('\n') {
+            stdout.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+
+    /// Write a progress or status message to stderr, unless quiet.
+    pub fn note(&self, text: &str) {
+        if !self.quiet {
+            let _ = writeln!(std::io::stderr().lock(), "{text}");
+        }
+    }
+}
