@@ -1,6 +1,7 @@
 //! wwctl: move a small web property on DigitalOcean from one server layout to another.
 
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod diagnostic;
 pub mod engine;
