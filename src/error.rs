@@ -84,8 +84,10 @@ impl fmt::Display for Hinted {
 }
 
 impl std::error::Error for Hinted {
+    /// The wrapped error itself, so its type stays visible in the chain; the
+    /// printer skips the repeated message.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.inner.source()
+        Some(self.inner.as_ref())
     }
 }
 
@@ -129,7 +131,7 @@ pub fn exit_code_for(error: &anyhow::Error) -> ExitCode {
 /// The exit code a module's own error type declares. Each typed error that
 /// callers can meet at the top level is listed here.
 fn declared_exit_code(cause: &(dyn std::error::Error + 'static)) -> Option<ExitCode> {
-    if let Some(error) = cause.downcast_ref::<crate::engine::LockHeld>() {
+    if let Some(error) = cause.downcast_ref::<crate::engine::lock::LockError>() {
         return Some(error.exit_code());
     }
     if let Some(error) = cause.downcast_ref::<crate::engine::Interrupted>() {
@@ -189,6 +191,15 @@ mod tests {
             render(&error),
             "error: cannot write the journal\ncaused by: disk full\nhint: free some space\n"
         );
+    }
+
+    #[test]
+    fn hint_keeps_exit_code_of_wrapped_error() {
+        let error = Err::<(), _>(UserError::new(ExitCode::Locked, "held"))
+            .hint("wait")
+            .unwrap_err();
+        assert_eq!(exit_code_for(&error), ExitCode::Locked);
+        assert_eq!(render(&error), "error: held\nhint: wait\n");
     }
 
     #[test]

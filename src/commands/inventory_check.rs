@@ -7,6 +7,7 @@ use crate::diagnostic::Diagnostics;
 use crate::error::ExitCode;
 use crate::inventory::{self, Inventory};
 use crate::output::Printer;
+use crate::playbook;
 
 #[derive(Serialize)]
 struct CheckReport<'a> {
@@ -17,7 +18,12 @@ struct CheckReport<'a> {
 
 pub fn run(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let printer = Printer::new(global.output, global.quiet);
-    let result = inventory::load(&global.inventory, global.overlay.as_deref());
+    let result =
+        inventory::load(&global.inventory, global.overlay.as_deref()).and_then(|inventory| {
+            playbook::check_all(&global.playbooks, &inventory)
+                .into_result()
+                .map(|()| inventory)
+        });
 
     match result {
         Ok(inventory) => {
@@ -39,7 +45,7 @@ pub fn run(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
 fn invalid(diagnostics: Diagnostics) -> anyhow::Error {
     let count = diagnostics.len();
     anyhow::Error::new(diagnostics).context(format!(
-        "the inventory has {count} problem{}",
+        "the inventory or playbooks have {count} problem{}",
         if count == 1 { "" } else { "s" }
     ))
 }
@@ -71,11 +77,12 @@ fn report_ok(printer: &Printer, inventory: &Inventory) -> anyhow::Result<()> {
         .map(|name| format!(" with overlay `{name}`"))
         .unwrap_or_default();
     printer.text(&format!(
-        "inventory `{}`{overlay} is valid: {} fleets, {droplets} droplets, {} sites, {} zones with {records} records",
+        "inventory `{}`{overlay} is valid: {} fleets, {droplets} droplets, {} sites, {} zones with {records} records; playbooks {} are valid",
         inventory.dir.display(),
         inventory.fleets.len(),
         inventory.sites.len(),
         inventory.dns.zones.len(),
+        playbook::COMMAND_PLAYBOOKS.join(", "),
     ))?;
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 pub mod inventory_check;
 pub mod migrate;
+pub mod playbook_run;
 pub mod provision;
 pub mod rollback;
 pub mod status;

@@ -1,20 +1,22 @@
-//! Runs, their journal and lock, and the steps they execute.
+//! Runs: their journal and lock, the steps they execute, and dry-run plans.
+
+pub mod context;
+pub mod interrupt;
+pub mod journal;
+pub mod lock;
+pub mod plan;
+pub mod runner;
 
 use crate::error::{ExitCode, HasExitCode};
 
+/// The run stopped at a step boundary on request; re-running resumes it.
 #[derive(Debug, thiserror::Error)]
-#[error("another run holds the lock")]
-pub struct LockHeld;
-
-impl HasExitCode for LockHeld {
-    fn exit_code(&self) -> ExitCode {
-        ExitCode::Locked
-    }
+#[error(
+    "run {run_id} stopped before its next step as requested; run the same command again to resume it"
+)]
+pub struct Interrupted {
+    pub run_id: String,
 }
-
-#[derive(Debug, thiserror::Error)]
-#[error("interrupted")]
-pub struct Interrupted;
 
 impl HasExitCode for Interrupted {
     fn exit_code(&self) -> ExitCode {

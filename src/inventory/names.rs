@@ -82,8 +82,8 @@ pub fn check_record_name(name: &str) -> Result<(), String> {
     if name == "@" {
         return Ok(());
     }
-    if name.starts_with("*.") {
-        return check_hostname(&name[2..]);
+    if let Some(rest) = name.strip_prefix("*.") {
+        return check_hostname(rest);
     }
     check_hostname(name)
 }

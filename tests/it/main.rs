@@ -1,1 +1,8 @@
-fn main() {}
+//! The integration tests: one binary, a module per feature.
+
+mod support;
+
+mod engine_resume;
+mod inventory_check;
+mod inventory_fuzz;
+mod plan_offline;

@@ -18,7 +18,7 @@ pub(super) fn resolve(
     environments: &IndexMap<String, Environment>,
 ) -> IndexMap<String, Fleet> {
     let section = root.spanned_child("fleets", |raw| raw.fleets.as_ref());
-    let entries = section.entries("", |map| Some(map), ctx.diagnostics);
+    let entries = section.entries("", Some, ctx.diagnostics);
     if entries.is_empty() {
         ctx.report_with_hint(
             section.origin.clone(),

@@ -245,7 +245,7 @@ fn resolve_environments(
     root: &Layers<'_, RawInventory>,
 ) -> IndexMap<String, Environment> {
     let section = root.spanned_child("environments", |raw| raw.environments.as_ref());
-    let entries = section.entries("", |map| Some(map), ctx.diagnostics);
+    let entries = section.entries("", Some, ctx.diagnostics);
     if entries.is_empty() {
         ctx.report_with_hint(
             section.origin.clone(),

@@ -18,7 +18,7 @@ pub(super) fn resolve_apps(
     database: &Database,
 ) -> IndexMap<String, App> {
     let section = root.spanned_child("apps", |raw| raw.apps.as_ref());
-    let entries = section.entries("", |map| Some(map), ctx.diagnostics);
+    let entries = section.entries("", Some, ctx.diagnostics);
 
     let mut apps = IndexMap::new();
     for entry in entries {
@@ -132,7 +132,8 @@ fn check_absolute(ctx: &mut Ctx<'_>, found: Option<Found<'_, String>>) {
 /// Two apps sharing a service name, socket or directory would overwrite each
 /// other on an all-in-one server.
 fn check_unique_app_fields(ctx: &mut Ctx<'_>, apps: &IndexMap<String, App>) {
-    let fields: [(&str, fn(&App) -> &str); 3] = [
+    type Field = fn(&App) -> &str;
+    let fields: [(&str, Field); 3] = [
         ("service", |app| &app.service),
         ("socket", |app| &app.socket),
         ("path", |app| &app.path),
@@ -163,7 +164,7 @@ pub(super) fn resolve_sites(
     environments: &IndexMap<String, Environment>,
 ) -> IndexMap<String, Site> {
     let section = root.spanned_child("sites", |raw| raw.sites.as_ref());
-    let entries = section.entries("", |map| Some(map), ctx.diagnostics);
+    let entries = section.entries("", Some, ctx.diagnostics);
     if entries.is_empty() {
         ctx.report_with_hint(
             section.origin.clone(),

@@ -1,4 +1,7 @@
-//! Where output goes: data on stdout (plans, JSON), messages on stderr.
+//! Where output goes: data on stdout (plans, JSON), progress and logs on stderr.
+
+pub mod logging;
+pub mod progress;
 
 use std::io::Write;
 

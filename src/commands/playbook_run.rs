@@ -1,0 +1,126 @@
+//! What `provision`, `migrate`, `rollback` and `teardown` share: load the
+//! inventory and playbook, then plan (dry run) or apply the steps.
+
+use crate::cli::{GlobalArgs, PlanArgs};
+use crate::diagnostic::Diagnostics;
+use crate::engine::context::{RunOptions, Services};
+use crate::engine::interrupt::Interrupt;
+use crate::engine::journal::Journal;
+use crate::engine::plan::Plan;
+use crate::engine::runner::{self, RunRequest};
+use crate::error::ExitCode;
+use crate::inventory::{self, Inventory};
+use crate::output::progress::Progress;
+use crate::output::{Printer, logging};
+use crate::playbook::{self, Params};
+use crate::state::StateDir;
+
+/// A command to run as a playbook.
+pub struct PlaybookCommand<'a> {
+    pub playbook: &'a str,
+    pub params: Params,
+    pub plan: &'a PlanArgs,
+    pub options: RunOptions,
+}
+
+pub fn run(global: &GlobalArgs, command: PlaybookCommand<'_>) -> anyhow::Result<ExitCode> {
+    let inventory = load_inventory(global)?;
+    let playbook = playbook::load(&global.playbooks, command.playbook, &inventory)
+        .map_err(invalid("playbook"))?;
+    let params = playbook.check_params(&inventory, &command.params)?;
+    let steps = playbook.resolve(&inventory, &params)?;
+    let request = RunRequest {
+        command: command_line(),
+        playbook,
+        params,
+        steps,
+    };
+
+    let printer = Printer::new(global.output, global.quiet);
+    let dry_run = command.plan.dry_run;
+    let progress = if dry_run {
+        Progress::hidden()
+    } else {
+        Progress::new(global.quiet)
+    };
+    let state = if dry_run {
+        StateDir::at(&global.state_dir())
+    } else {
+        StateDir::open(&global.state_dir())?
+    };
+    let log_file = (!dry_run).then(|| state.log_file());
+    logging::init(global.verbose, global.quiet, log_file.as_deref(), &progress);
+
+    let services = Services {
+        global: global.clone(),
+        inventory,
+        state,
+        printer,
+        progress,
+        clock: crate::clock::from_env(),
+        interrupt: Interrupt::default(),
+        options: command.options,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+
+    if dry_run {
+        let plan = runtime.block_on(runner::plan(&services, &request, command.plan.offline))?;
+        print_plan(&printer, &plan)?;
+        return Ok(if plan.has_changes() {
+            ExitCode::ChangesPending
+        } else {
+            ExitCode::Success
+        });
+    }
+
+    let journal = runtime.block_on(async {
+        services.interrupt.listen();
+        runner::apply(&services, &request).await
+    })?;
+    print_result(&printer, &journal)?;
+    Ok(ExitCode::Success)
+}
+
+pub fn load_inventory(global: &GlobalArgs) -> anyhow::Result<Inventory> {
+    inventory::load(&global.inventory, global.overlay.as_deref()).map_err(invalid("inventory"))
+}
+
+/// Wrap file diagnostics in an error that counts them.
+pub fn invalid(what: &'static str) -> impl Fn(Diagnostics) -> anyhow::Error {
+    move |diagnostics| {
+        let count = diagnostics.len();
+        let plural = if count == 1 { "" } else { "s" };
+        anyhow::Error::new(diagnostics).context(format!("the {what} has {count} problem{plural}"))
+    }
+}
+
+/// The command line as typed, for journals, the lock and hints.
+fn command_line() -> String {
+    let mut words = vec!["wwctl".to_string()];
+    words.extend(std::env::args().skip(1));
+    words.join(" ")
+}
+
+fn print_plan(printer: &Printer, plan: &Plan) -> anyhow::Result<()> {
+    if printer.is_json() {
+        printer.json(plan)?;
+    } else {
+        printer.text(&plan.render_text())?;
+    }
+    Ok(())
+}
+
+fn print_result(printer: &Printer, journal: &Journal) -> anyhow::Result<()> {
+    if printer.is_json() {
+        printer.json(journal)?;
+    } else {
+        printer.text(&format!(
+            "run {} finished: {} steps done",
+            journal.run_id,
+            journal.steps.len()
+        ))?;
+    }
+    Ok(())
+}

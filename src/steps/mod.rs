@@ -1,0 +1,174 @@
+//! Step kinds: what a playbook step can do, with its parameters.
+//!
+//! Each kind is a variant of `Action` holding its typed parameters, and a
+//! module with three functions: `plan_offline` (from the inventory alone),
+//! `plan` (read-only look at the world) and `apply`.
+
+pub mod local;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::engine::context::StepContext;
+use crate::engine::plan::{Change, StepPlan};
+
+/// Every step kind a playbook may name.
+pub const KINDS: [&str; 19] = [
+    "local.run",
+    "droplets.create",
+    "droplets.wait_ready",
+    "hosts.bootstrap",
+    "database.configure",
+    "database.seed",
+    "tls.certificates",
+    "nginx.configure",
+    "apps.deploy",
+    "database.sync",
+    "sites.health",
+    "dns.lower_ttl",
+    "dns.switch",
+    "dns.verify",
+    "dns.restore_ttl",
+    "teardown.check",
+    "teardown.snapshot",
+    "teardown.delete",
+    "hosts.forget",
+];
+
+/// A step's kind with its parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    LocalRun(local::LocalRun),
+    DropletsCreate,
+    DropletsWaitReady,
+    HostsBootstrap,
+    DatabaseConfigure,
+    DatabaseSeed,
+    TlsCertificates(FromFleet),
+    NginxConfigure,
+    AppsDeploy,
+    DatabaseSync(FromFleet),
+    SitesHealth,
+    DnsLowerTtl,
+    DnsSwitch,
+    DnsVerify,
+    DnsRestoreTtl,
+    TeardownCheck,
+    TeardownSnapshot,
+    TeardownDelete,
+    HostsForget,
+}
+
+/// Parameters naming the fleet that serves the sites now, such as the
+/// source of a database sync or of certificates.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FromFleet {
+    pub from: Option<String>,
+}
+
+impl Action {
+    /// Build the action of `kind` from its `with` parameters.
+    pub fn parse(kind: &str, with_params: &serde_json::Value) -> Result<Action, String> {
+        let action = match kind {
+            "local.run" => Action::LocalRun(typed(kind, with_params)?),
+            "droplets.create" => none(kind, with_params, Action::DropletsCreate)?,
+            "droplets.wait_ready" => none(kind, with_params, Action::DropletsWaitReady)?,
+            "hosts.bootstrap" => none(kind, with_params, Action::HostsBootstrap)?,
+            "database.configure" => none(kind, with_params, Action::DatabaseConfigure)?,
+            "database.seed" => none(kind, with_params, Action::DatabaseSeed)?,
+            "tls.certificates" => Action::TlsCertificates(typed_or_default(kind, with_params)?),
+            "nginx.configure" => none(kind, with_params, Action::NginxConfigure)?,
+            "apps.deploy" => none(kind, with_params, Action::AppsDeploy)?,
+            "database.sync" => Action::DatabaseSync(typed(kind, with_params)?),
+            "sites.health" => none(kind, with_params, Action::SitesHealth)?,
+            "dns.lower_ttl" => none(kind, with_params, Action::DnsLowerTtl)?,
+            "dns.switch" => none(kind, with_params, Action::DnsSwitch)?,
+            "dns.verify" => none(kind, with_params, Action::DnsVerify)?,
+            "dns.restore_ttl" => none(kind, with_params, Action::DnsRestoreTtl)?,
+            "teardown.check" => none(kind, with_params, Action::TeardownCheck)?,
+            "teardown.snapshot" => none(kind, with_params, Action::TeardownSnapshot)?,
+            "teardown.delete" => none(kind, with_params, Action::TeardownDelete)?,
+            "hosts.forget" => none(kind, with_params, Action::HostsForget)?,
+            other => return Err(format!("unknown step kind `{other}`")),
+        };
+        Ok(action)
+    }
+
+    /// What the step would do, from the inventory alone.
+    pub fn plan_offline(&self, ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
+        match self {
+            Action::LocalRun(params) => Ok(local::plan(params)),
+            _ => Ok(generic_offline_plan(ctx)),
+        }
+    }
+
+    /// What the step would do, from a read-only look at the world.
+    pub async fn plan(&self, ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
+        match self {
+            Action::LocalRun(params) => Ok(local::plan(params)),
+            _ => Ok(generic_offline_plan(ctx)),
+        }
+    }
+
+    /// Do the step. Outputs go to the journal through `ctx` as they appear.
+    pub async fn apply(&self, ctx: &StepContext<'_>) -> anyhow::Result<()> {
+        match self {
+            Action::LocalRun(params) => local::apply(params, ctx).await,
+            _ => Err(crate::error::UserError::usage(format!(
+                "step kind `{}` is not built yet",
+                ctx.step.kind
+            ))
+            .into()),
+        }
+    }
+}
+
+/// Until a kind plans for itself: one "run" change per target.
+fn generic_offline_plan(ctx: &StepContext<'_>) -> StepPlan {
+    let changes = if ctx.step.targets.is_empty() {
+        vec![Change::run(None, ctx.step.title.clone())]
+    } else {
+        ctx.step
+            .targets
+            .iter()
+            .map(|target| Change::run(Some(target.clone()), ctx.step.title.clone()))
+            .collect()
+    };
+    StepPlan::with_changes(changes)
+}
+
+fn typed<T: DeserializeOwned>(kind: &str, value: &serde_json::Value) -> Result<T, String> {
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        let location = if path == "." {
+            String::new()
+        } else {
+            format!(" at `{path}`")
+        };
+        format!(
+            "invalid parameters for step kind `{kind}`{location}: {}",
+            error.inner()
+        )
+    })
+}
+
+fn typed_or_default<T: DeserializeOwned + Default>(
+    kind: &str,
+    value: &serde_json::Value,
+) -> Result<T, String> {
+    if value.is_null() {
+        return Ok(T::default());
+    }
+    typed(kind, value)
+}
+
+fn none(kind: &str, value: &serde_json::Value, action: Action) -> Result<Action, String> {
+    match value {
+        serde_json::Value::Null => Ok(action),
+        serde_json::Value::Object(map) if map.is_empty() => Ok(action),
+        _ => Err(format!(
+            "step kind `{kind}` takes no `with` parameters; it acts on its `targets`"
+        )),
+    }
+}

@@ -1,0 +1,174 @@
+//! `wwctl inventory check` on the shipped inventory and on broken copies.
+
+use crate::support::{copy_inventory, edit, stderr, stdout, wwctl};
+
+#[test]
+fn shipped_inventory_is_valid() {
+    for overlay in [None, Some("sandbox")] {
+        let mut command = wwctl();
+        command.args(["inventory", "check"]);
+        if let Some(overlay) = overlay {
+            command.args(["--overlay", overlay]);
+        }
+        let output = command.output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        assert!(stdout(&output).contains("is valid"), "{}", stdout(&output));
+    }
+}
+
+/// Break one thing in a copy of the inventory and return the check's exit
+/// code and stderr.
+fn check_broken(file: &str, from: &str, to: &str) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = copy_inventory(dir.path());
+    edit(&inventory.join(file), from, to);
+    let output = wwctl()
+        .args(["inventory", "check", "--inventory"])
+        .arg(&inventory)
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        stderr(&output).replace(&inventory.display().to_string(), "INV"),
+    )
+}
+
+#[test]
+fn unknown_key_is_reported_with_position() {
+    let (code, text) = check_broken(
+        "fleets.yaml",
+        "        size: s-1vcpu-1gb\n",
+        "        sise: s-1vcpu-1gb\n",
+    );
+    assert_eq!(code, Some(3));
+    assert!(
+        text.contains(
+            "INV/fleets.yaml:13:9: fleets/2022/droplets/lb-2022/sise: unknown field `sise`"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("hint: did you mean `size`?"), "{text}");
+}
+
+#[test]
+fn invalid_droplet_name_is_reported() {
+    let (code, text) = check_broken("fleets.yaml", "      app1-2022:", "      web_new 01:");
+    assert_eq!(code, Some(3));
+    assert!(text.contains("INV/fleets.yaml:14:7: fleets/2022/droplets/web_new 01: droplet name `web_new 01` is not a valid hostname"), "{text}");
+    assert!(
+        text.contains("hint: rename it, for example to `web-new-01`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn ttl_below_minimum_is_reported() {
+    let (code, text) = check_broken("dns.yaml", "      cutover_ttl: 60", "      cutover_ttl: 10");
+    assert_eq!(code, Some(3));
+    assert!(text.contains("INV/dns.yaml:8:20: dns/zones/wwdt.me/cutover_ttl: TTL 10 is below DigitalOcean's minimum of 30 seconds"), "{text}");
+    assert!(text.contains("hint: set a TTL of at least 30"), "{text}");
+}
+
+#[test]
+fn site_with_missing_app_is_reported() {
+    let (code, text) = check_broken("sites.yaml", "    app: graphs", "    app: graph");
+    assert_eq!(code, Some(3));
+    assert!(text.contains("INV/sites.yaml:69:10: sites/graphs/app: site `graphs` names app `graph`, which is not defined under `apps`"), "{text}");
+    assert!(text.contains("hint: did you mean `graphs`?"), "{text}");
+}
+
+#[test]
+fn duplicate_droplet_name_is_reported() {
+    let (code, text) = check_broken("fleets.yaml", "      staging-2023:", "      app1-2022:");
+    assert_eq!(code, Some(3));
+    assert!(text.contains("INV/fleets.yaml:44:7: fleets/2023/droplets/app1-2022: duplicate droplet name `app1-2022`, first defined at INV/fleets.yaml:14:7"), "{text}");
+    assert!(
+        text.contains("hint: droplet names must be unique across all fleets"),
+        "{text}"
+    );
+}
+
+#[test]
+fn misspelled_fleet_is_reported() {
+    let (code, text) = check_broken(
+        "project.yaml",
+        "current_fleet: \"2023\"",
+        "current_fleet: \"2O23\"",
+    );
+    assert_eq!(code, Some(3));
+    assert!(
+        text.contains("INV/project.yaml:11:18: project/current_fleet: unknown fleet `2O23`"),
+        "{text}"
+    );
+    assert!(text.contains("hint: did you mean `2023`?"), "{text}");
+}
+
+#[test]
+fn misspelled_fleet_on_command_line_is_reported() {
+    let output = wwctl()
+        .args([
+            "migrate",
+            "--from",
+            "2022",
+            "--to",
+            "2O23",
+            "--dry-run",
+            "--offline",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    let text = stderr(&output);
+    assert!(text.contains("error: unknown fleet `2O23`"), "{text}");
+    assert!(text.contains("hint: did you mean `2023`?"), "{text}");
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = copy_inventory(dir.path());
+    edit(
+        &inventory.join("dns.yaml"),
+        "      cutover_ttl: 60",
+        "      cutover_ttl: 10",
+    );
+    edit(
+        &inventory.join("sites.yaml"),
+        "    app: graphs",
+        "    app: graph",
+    );
+    let output = wwctl()
+        .args(["inventory", "check", "--inventory"])
+        .arg(&inventory)
+        .output()
+        .unwrap();
+    let text = stderr(&output);
+    assert!(
+        text.contains("the inventory or playbooks have 2 problems"),
+        "{text}"
+    );
+}
+
+#[test]
+fn json_output_lists_diagnostics() {
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = copy_inventory(dir.path());
+    edit(
+        &inventory.join("dns.yaml"),
+        "      cutover_ttl: 60",
+        "      cutover_ttl: 10",
+    );
+    let output = wwctl()
+        .args(["inventory", "check", "--output", "json", "--inventory"])
+        .arg(&inventory)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    assert_eq!(
+        report["diagnostics"][0]["key_path"],
+        "dns/zones/wwdt.me/cutover_ttl"
+    );
+    assert_eq!(report["diagnostics"][0]["at"]["line"], 8);
+}
