@@ -134,6 +134,9 @@ fn declared_exit_code(cause: &(dyn std::error::Error + 'static)) -> Option<ExitC
     if let Some(error) = cause.downcast_ref::<crate::engine::lock::LockError>() {
         return Some(error.exit_code());
     }
+    if let Some(error) = cause.downcast_ref::<crate::remote::RemoteError>() {
+        return Some(error.exit_code());
+    }
     if let Some(error) = cause.downcast_ref::<crate::engine::Interrupted>() {
         return Some(error.exit_code());
     }

@@ -10,6 +10,7 @@ pub mod fsutil;
 pub mod inventory;
 pub mod output;
 pub mod playbook;
+pub mod remote;
 pub mod render;
 pub mod sandbox;
 pub mod secret;

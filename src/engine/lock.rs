@@ -69,7 +69,10 @@ pub enum Liveness {
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error("another run holds the lock: {}", .holder.describe())]
-    Held { holder: Box<LockHolder>, path: PathBuf },
+    Held {
+        holder: Box<LockHolder>,
+        path: PathBuf,
+    },
     #[error("cannot use the lock file `{path}`: {source}")]
     Io {
         path: PathBuf,

@@ -6,3 +6,4 @@ mod engine_resume;
 mod inventory_check;
 mod inventory_fuzz;
 mod plan_offline;
+mod remote_exec;

@@ -1,0 +1,87 @@
+//! How wwctl's SSH client is set up: its own config file, so nothing in the
+//! user's `~/.ssh/config` or the machine's known hosts changes its checks.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::fsutil;
+
+/// The environment variable naming the private key wwctl logs in with.
+pub const IDENTITY_ENV: &str = "WWCTL_SSH_IDENTITY";
+
+#[derive(Clone, Debug)]
+pub struct SshSettings {
+    /// wwctl's known_hosts file (in the state folder).
+    pub known_hosts: PathBuf,
+    /// The generated `ssh_config` wwctl passes with `-F`.
+    pub config_file: PathBuf,
+    /// Private key to log in with; without it, the SSH agent's keys.
+    pub identity: Option<PathBuf>,
+    /// Folder for the control sockets; its path must stay short, because
+    /// Unix socket paths are limited to 108 bytes.
+    pub control_dir: PathBuf,
+    pub connect_timeout: Duration,
+    /// Default time limit of one remote command.
+    pub command_timeout: Duration,
+}
+
+impl SshSettings {
+    /// Settings for a state folder, writing its `ssh_config`.
+    pub fn prepare(state_root: &Path, identity: Option<PathBuf>) -> anyhow::Result<Self> {
+        let settings = Self {
+            known_hosts: state_root.join("known_hosts"),
+            config_file: state_root.join("ssh_config"),
+            identity,
+            control_dir: short_control_dir(),
+            connect_timeout: Duration::from_secs(10),
+            command_timeout: Duration::from_secs(600),
+        };
+        fsutil::create_private_dir(&settings.control_dir)
+            .with_context(|| format!("cannot create `{}`", settings.control_dir.display()))?;
+        fsutil::write_atomic(
+            &settings.config_file,
+            settings.config_text().as_bytes(),
+            0o600,
+        )
+        .with_context(|| format!("cannot write `{}`", settings.config_file.display()))?;
+        Ok(settings)
+    }
+
+    /// The client configuration: strict host key checking against wwctl's
+    /// own known_hosts only, no passwords, no prompts.
+    pub fn config_text(&self) -> String {
+        let mut text = format!(
+            "# Written by wwctl; regenerated on every run.\n\
+             Host *\n\
+             \x20 StrictHostKeyChecking yes\n\
+             \x20 UserKnownHostsFile {}\n\
+             \x20 GlobalKnownHostsFile /dev/null\n\
+             \x20 HashKnownHosts no\n\
+             \x20 UpdateHostKeys no\n\
+             \x20 CheckHostIP no\n\
+             \x20 BatchMode yes\n\
+             \x20 PasswordAuthentication no\n\
+             \x20 KbdInteractiveAuthentication no\n\
+             \x20 ServerAliveInterval 15\n\
+             \x20 ServerAliveCountMax 4\n\
+             \x20 ConnectTimeout {}\n\
+             \x20 LogLevel ERROR\n",
+            self.known_hosts.display(),
+            self.connect_timeout.as_secs().max(1)
+        );
+        if let Some(identity) = &self.identity {
+            text.push_str(&format!(
+                "  IdentitiesOnly yes\n  IdentityFile {}\n",
+                identity.display()
+            ));
+        }
+        text
+    }
+}
+
+/// `/tmp/wwctl-<uid>`: short enough for the socket names openssh adds.
+fn short_control_dir() -> PathBuf {
+    PathBuf::from(format!("/tmp/wwctl-{}", nix::unistd::getuid()))
+}
