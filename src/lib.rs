@@ -12,6 +12,7 @@ pub mod output;
 pub mod playbook;
 pub mod remote;
 pub mod render;
+pub mod resources;
 pub mod sandbox;
 pub mod secret;
 pub mod state;

@@ -50,7 +50,7 @@ impl HasExitCode for RemoteError {
 }
 
 impl RemoteError {
-    /// What the user can do about it.
+    /// Suggests what the user can do about the error.
     pub fn hint(&self) -> Option<String> {
         match self {
             RemoteError::HostKeyMismatch { host, .. } => Some(format!(
@@ -65,7 +65,7 @@ impl RemoteError {
     }
 }
 
-/// The last `lines` lines of `stderr`, formatted for an error message.
+/// Formats the last `lines` lines of `stderr` for an error message.
 pub fn stderr_tail(stderr: &[u8], lines: usize) -> String {
     let text = String::from_utf8_lossy(stderr);
     let tail: Vec<&str> = text

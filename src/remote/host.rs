@@ -21,7 +21,7 @@ pub const MAX_CHANNELS: usize = 9;
 /// Lines of stderr an error message shows.
 const STDERR_TAIL_LINES: usize = 12;
 
-/// Where and as whom to log in.
+/// The address and user of a login.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
     /// The inventory name, for messages.
@@ -169,7 +169,7 @@ impl Host {
         self.execute(cmd, None).await
     }
 
-    /// The error for a command that ran and failed.
+    /// Builds the error for a command that ran and failed.
     pub fn failed(&self, cmd: &Cmd, output: &Output) -> RemoteError {
         RemoteError::CommandFailed {
             host: self.target.name.clone(),
@@ -254,7 +254,7 @@ impl Host {
         })
     }
 
-    /// The text sent to sshd: the quoted argument vector, behind
+    /// Builds the text sent to sshd: the quoted argument vector, behind
     /// `sudo -n --` when the login user is not root.
     fn command_text(&self, cmd: &Cmd) -> String {
         if cmd.privileged && self.target.user != "root" {

@@ -33,7 +33,7 @@ pub fn generate(host: &str) -> anyhow::Result<HostKeyPair> {
     })
 }
 
-/// The public key as one OpenSSH line: `ssh-ed25519 AAAA... comment`.
+/// Formats the public key as one OpenSSH line: `ssh-ed25519 AAAA... comment`.
 pub fn public_line(key: &PublicKey) -> String {
     key.to_openssh().unwrap_or_default()
 }

@@ -6,8 +6,8 @@ use ssh_key::PublicKey;
 
 use super::known_hosts::parse_public_key;
 
-/// The host keys `address:port` presents, read with `ssh-keyscan`. Empty
-/// when the server does not answer (yet).
+/// Reads the host keys `address:port` presents with `ssh-keyscan`. The list
+/// is empty while the server is unreachable.
 pub async fn presented_keys(
     address: &str,
     port: u16,

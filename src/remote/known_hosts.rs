@@ -2,8 +2,8 @@
 //!
 //! Keys enter the file in three ways only: keys wwctl generated for a server
 //! it created (passed in its user data), keys from the inventory, and keys a
-//! user confirmed with `wwctl hosts trust`. An entry is replaced only for an
-//! address that a droplet this run created now holds (a reused address).
+//! user confirmed with `wwctl hosts trust`. An entry is replaced only when a
+//! droplet this run created got the address of an older server.
 
 use std::path::{Path, PathBuf};
 
@@ -26,7 +26,7 @@ pub struct KnownHosts {
     entries: Vec<Entry>,
 }
 
-/// The known_hosts name of an address and port.
+/// Formats the known_hosts name of an address and port.
 pub fn host_pattern(address: &str, port: u16) -> String {
     if port == 22 {
         address.to_string()
@@ -35,7 +35,7 @@ pub fn host_pattern(address: &str, port: u16) -> String {
     }
 }
 
-/// The SHA-256 fingerprint of a key, as `ssh-keygen -l` prints it.
+/// Computes the SHA-256 fingerprint of a key, as `ssh-keygen -l` prints it.
 pub fn fingerprint(key: &PublicKey) -> String {
     key.fingerprint(HashAlg::Sha256).to_string()
 }
@@ -43,8 +43,8 @@ pub fn fingerprint(key: &PublicKey) -> String {
 /// Parse an OpenSSH public key line: `type base64 [comment]`.
 pub fn parse_public_key(line: &str) -> anyhow::Result<PublicKey> {
     PublicKey::from_openssh(line.trim()).with_context(|| {
-        let shown: String = line.chars().take(40).collect();
-        format!("`{shown}` is not an OpenSSH public key (expected `ssh-ed25519 AAAA...`)")
+        let start: String = line.chars().take(40).collect();
+        format!("`{start}` is not an OpenSSH public key (expected `ssh-ed25519 AAAA...`)")
     })
 }
 
@@ -97,7 +97,7 @@ impl KnownHosts {
             .collect()
     }
 
-    /// Pin `keys` for `host`. Keys already pinned for the host stay; a host
+    /// Pins `keys` for `host`. Keys already pinned for the host stay. A host
     /// pinned to other keys is an error, because replacing keys silently is
     /// what an attacker would want.
     pub fn pin(&mut self, host: &str, keys: &[PublicKey]) -> anyhow::Result<bool> {

@@ -11,9 +11,9 @@ const LOCK_TIMEOUT_SECONDS: u64 = 300;
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(1800);
 const LOCK_RETRIES: usize = 3;
 
-/// The packages of `wanted` that are not installed on `host`.
-pub async fn missing(host: &Host, wanted: &[String]) -> Result<Vec<String>, RemoteError> {
-    if wanted.is_empty() {
+/// Lists the packages of `required` that are not installed on `host`.
+pub async fn missing(host: &Host, required: &[String]) -> Result<Vec<String>, RemoteError> {
+    if required.is_empty() {
         return Ok(Vec::new());
     }
     let mut argv = vec![
@@ -21,7 +21,7 @@ pub async fn missing(host: &Host, wanted: &[String]) -> Result<Vec<String>, Remo
         "-W".to_string(),
         "-f=${Package} ${db:Status-Abbrev}\\n".to_string(),
     ];
-    argv.extend(wanted.iter().cloned());
+    argv.extend(required.iter().cloned());
     // dpkg-query exits 1 when a package is unknown; its output still lists the rest.
     let output = host.run_unchecked(&Cmd::new(&argv)).await?;
 
@@ -42,9 +42,9 @@ pub async fn missing(host: &Host, wanted: &[String]) -> Result<Vec<String>, Remo
         .collect())
 }
 
-/// Install the packages of `wanted` that are missing; returns those it installed.
-pub async fn ensure(host: &Host, wanted: &[String]) -> Result<Vec<String>, RemoteError> {
-    let missing = missing(host, wanted).await?;
+/// Installs the packages of `required` that are missing and returns them.
+pub async fn ensure(host: &Host, required: &[String]) -> Result<Vec<String>, RemoteError> {
+    let missing = missing(host, required).await?;
     if missing.is_empty() {
         return Ok(missing);
     }

@@ -32,7 +32,7 @@ impl Connections {
         })
     }
 
-    /// The connection to `target`, opened on first use.
+    /// Returns the connection to `target`, opening it on first use.
     pub async fn host(&self, target: &Target) -> Result<Arc<Host>, RemoteError> {
         let key = format!("{}@{}:{}", target.user, target.address, target.port);
         if let Some(host) = self.hosts.lock().await.get(&key) {

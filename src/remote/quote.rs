@@ -19,8 +19,8 @@ pub fn quote(arg: &str) -> String {
     format!("'{}'", arg.replace('\'', r"'\''"))
 }
 
-/// The shell command that runs `argv` exactly: each argument quoted, joined
-/// by spaces.
+/// Builds the shell command that runs `argv` exactly: each argument quoted,
+/// joined by spaces.
 pub fn shell_command<S: AsRef<str>>(argv: &[S]) -> String {
     argv.iter()
         .map(|arg| quote(arg.as_ref()))

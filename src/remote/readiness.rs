@@ -1,5 +1,5 @@
-//! Gates a new server passes before wwctl configures it: SSH answers with
-//! the pinned key, cloud-init finished, and the dpkg lock is free.
+//! Gates a new server passes before wwctl configures it: SSH accepts the
+//! pinned key, cloud-init finished, and the dpkg lock is free.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +12,7 @@ use super::known_hosts::KnownHosts;
 use super::settings::SshSettings;
 use crate::clock::Clock;
 
-/// Connect to `target`, retrying while it does not answer, until `timeout`.
+/// Connects to `target`, retrying while it is unreachable, until `timeout`.
 /// A host key that does not match fails at once: retrying would not help.
 pub async fn wait_for_ssh(
     settings: &SshSettings,

@@ -1,5 +1,5 @@
-//! How wwctl's SSH client is set up: its own config file, so nothing in the
-//! user's `~/.ssh/config` or the machine's known hosts changes its checks.
+//! Settings of wwctl's SSH client. It uses its own config file, so nothing in
+//! the user's `~/.ssh/config` or the machine's known hosts changes its checks.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -49,8 +49,8 @@ impl SshSettings {
         Ok(settings)
     }
 
-    /// The client configuration: strict host key checking against wwctl's
-    /// own known_hosts only, no passwords, no prompts.
+    /// Builds the client configuration: strict host key checking against
+    /// wwctl's own known_hosts only, no passwords, no prompts.
     pub fn config_text(&self) -> String {
         let mut text = format!(
             "# Written by wwctl; regenerated on every run.\n\

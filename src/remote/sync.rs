@@ -2,9 +2,10 @@
 //! partial file in place.
 //!
 //! One command reads the owner, group, mode and SHA-256 of every file. Each
-//! changed file is uploaded to `<path>.wwctl-new` (mode 0600 from the start)
-//! and renamed over the live file once every upload and the optional
-//! validation succeeded; the previous version stays as `<path>.wwctl-prev`.
+//! changed file is uploaded to `<path>.wwctl-new` (mode 0600 from the start).
+//! Only after every upload and the optional validation succeeded are the new
+//! files renamed over the live ones, and the previous versions stay as
+//! `<path>.wwctl-prev`.
 //! A dropped connection at any point leaves the live files untouched.
 
 use sha2::{Digest, Sha256};
@@ -171,7 +172,7 @@ impl SyncReport {
     }
 }
 
-/// What is on the server now for one file.
+/// The state of one file on the server.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Current {
     Missing,
@@ -373,8 +374,8 @@ async fn remove_temp_files(host: &Host, files: &[&FileSpec]) {
     let _ = host.run(&Cmd::new(&argv)).await;
 }
 
-/// The current text of a file on the server, for a dry run's diff; `None`
-/// when it does not exist.
+/// Reads the current text of a file on the server for a dry run's diff,
+/// or `None` when the file does not exist.
 pub async fn read_text(host: &Host, path: &str) -> Result<Option<String>, RemoteError> {
     let output = host.run_unchecked(&Cmd::new(&["cat", "--", path])).await?;
     Ok(output.success().then(|| output.stdout_text()))
