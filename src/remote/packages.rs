@@ -35,7 +35,7 @@ pub async fn missing(host: &Host, required: &[String]) -> Result<Vec<String>, Re
                 .then(|| name.split(':').next().unwrap_or(name).to_string())
         })
         .collect();
-    Ok(wanted
+    Ok(required
         .iter()
         .filter(|package| !installed.contains(package))
         .cloned()
