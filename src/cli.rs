@@ -79,6 +79,18 @@ pub struct GlobalArgs {
     )]
     pub api_url: String,
 
+    /// Private key for SSH logins [default: the SSH agent's keys].
+    #[arg(long, global = true, env = "WWCTL_SSH_IDENTITY", value_name = "FILE")]
+    pub ssh_identity: Option<PathBuf>,
+
+    /// Extra root certificates (PEM) trusted for site checks; the sandbox sets its own.
+    #[arg(long, global = true, env = "WWCTL_CA_FILE", value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+
+    /// DNS server to query instead of the zone's nameservers, as ADDRESS:PORT (the sandbox's).
+    #[arg(long, global = true, env = "WWCTL_DNS_SERVER", value_name = "ADDR")]
+    pub dns_server: Option<String>,
+
     /// File holding the DigitalOcean API token, readable by its owner only.
     /// Without it the token comes from DIGITALOCEAN_TOKEN or DIGITALOCEAN_ACCESS_TOKEN.
     #[arg(long, global = true, env = "WWCTL_TOKEN_FILE", value_name = "FILE")]

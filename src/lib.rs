@@ -7,6 +7,8 @@ pub mod diagnostic;
 pub mod engine;
 pub mod error;
 pub mod fsutil;
+pub mod health;
+pub mod http;
 pub mod inventory;
 pub mod output;
 pub mod playbook;

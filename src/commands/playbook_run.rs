@@ -60,13 +60,18 @@ pub fn run(global: &GlobalArgs, command: PlaybookCommand<'_>) -> anyhow::Result<
         clock: crate::clock::from_env(),
         interrupt: Interrupt::default(),
         options: command.options,
+        lazy: Default::default(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
 
     if dry_run {
-        let plan = runtime.block_on(runner::plan(&services, &request, command.plan.offline))?;
+        let plan = runtime.block_on(async {
+            let plan = runner::plan(&services, &request, command.plan.offline).await;
+            services.close().await;
+            plan
+        })?;
         print_plan(&printer, &plan)?;
         return Ok(if plan.has_changes() {
             ExitCode::ChangesPending
@@ -77,7 +82,9 @@ pub fn run(global: &GlobalArgs, command: PlaybookCommand<'_>) -> anyhow::Result<
 
     let journal = runtime.block_on(async {
         services.interrupt.listen();
-        runner::apply(&services, &request).await
+        let result = runner::apply(&services, &request).await;
+        services.close().await;
+        result
     })?;
     print_result(&printer, &journal)?;
     Ok(ExitCode::Success)

@@ -35,6 +35,8 @@ pub struct Services {
     pub clock: Arc<dyn Clock>,
     pub interrupt: Interrupt,
     pub options: RunOptions,
+    /// Connections and stores opened on first use.
+    pub lazy: crate::engine::services::Lazy,
 }
 
 /// One step's view of a run.

@@ -6,6 +6,7 @@ pub mod journal;
 pub mod lock;
 pub mod plan;
 pub mod runner;
+pub mod services;
 
 use crate::error::{ExitCode, HasExitCode};
 

@@ -28,13 +28,20 @@ pub struct SshSettings {
 }
 
 impl SshSettings {
-    /// Settings for a state folder, writing its `ssh_config`.
-    pub fn prepare(state_root: &Path, identity: Option<PathBuf>) -> anyhow::Result<Self> {
+    /// Settings that check host keys against `known_hosts`. The generated
+    /// `ssh_config` goes to the control folder, not the state folder, so a
+    /// dry run writes nothing there.
+    pub fn prepare(known_hosts: &Path, identity: Option<PathBuf>) -> anyhow::Result<Self> {
+        let control_dir = short_control_dir();
+        let config_name = format!(
+            "ssh_config-{:016x}",
+            fnv1a(known_hosts.as_os_str().as_encoded_bytes())
+        );
         let settings = Self {
-            known_hosts: state_root.join("known_hosts"),
-            config_file: state_root.join("ssh_config"),
+            known_hosts: known_hosts.to_path_buf(),
+            config_file: control_dir.join(config_name),
             identity,
-            control_dir: short_control_dir(),
+            control_dir,
             connect_timeout: Duration::from_secs(10),
             command_timeout: Duration::from_secs(600),
         };
@@ -79,6 +86,14 @@ impl SshSettings {
         }
         text
     }
+}
+
+/// A stable short name for a path (64-bit FNV-1a), so runs against
+/// different state folders get different config files.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// `/tmp/wwctl-<uid>`: short enough for the socket names openssh adds.

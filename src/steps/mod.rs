@@ -4,7 +4,11 @@
 //! module with three functions: `plan_offline` (from the inventory alone),
 //! `plan` (read-only look at the world) and `apply`.
 
+pub mod bootstrap;
+pub mod certificates;
 pub mod local;
+pub mod sandbox_tls;
+pub mod support;
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -99,6 +103,8 @@ impl Action {
     pub fn plan_offline(&self, ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
         match self {
             Action::LocalRun(params) => Ok(local::plan(params)),
+            Action::HostsBootstrap => bootstrap::plan_offline(ctx),
+            Action::TlsCertificates(params) => certificates::plan_offline(ctx, params),
             _ => Ok(generic_offline_plan(ctx)),
         }
     }
@@ -107,6 +113,8 @@ impl Action {
     pub async fn plan(&self, ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
         match self {
             Action::LocalRun(params) => Ok(local::plan(params)),
+            Action::HostsBootstrap => bootstrap::plan(ctx).await,
+            Action::TlsCertificates(params) => certificates::plan(ctx, params).await,
             _ => Ok(generic_offline_plan(ctx)),
         }
     }
@@ -115,6 +123,8 @@ impl Action {
     pub async fn apply(&self, ctx: &StepContext<'_>) -> anyhow::Result<()> {
         match self {
             Action::LocalRun(params) => local::apply(params, ctx).await,
+            Action::HostsBootstrap => bootstrap::apply(ctx).await,
+            Action::TlsCertificates(params) => certificates::apply(ctx, params).await,
             _ => Err(crate::error::UserError::usage(format!(
                 "step kind `{}` is not built yet",
                 ctx.step.kind

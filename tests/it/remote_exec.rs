@@ -22,7 +22,11 @@ struct Client {
 /// A client whose known_hosts pins `pinned` for the test server.
 fn client(server: &TestSshd, pinned: &ssh_key::PublicKey) -> Client {
     let state = tempfile::tempdir().unwrap();
-    let settings = SshSettings::prepare(state.path(), Some(server.client_key.clone())).unwrap();
+    let settings = SshSettings::prepare(
+        &state.path().join("known_hosts"),
+        Some(server.client_key.clone()),
+    )
+    .unwrap();
     let mut known = KnownHosts::load(&settings.known_hosts).unwrap();
     let target = Target {
         name: "test-host".to_string(),
