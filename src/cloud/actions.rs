@@ -43,7 +43,7 @@ struct ActionBody {
 
 impl CloudClient {
     /// Start an action on a droplet. While the droplet runs another action
-    /// the API answers 422 "pending event"; the client retries that with
+    /// the API returns 422 "pending event", which the client retries with
     /// backoff. Wait for the returned action with [`Self::wait_for_action`].
     pub async fn start_droplet_action(
         &self,
@@ -69,7 +69,7 @@ impl CloudClient {
         Ok(body.action)
     }
 
-    /// Every action run on a droplet, newest first as the API lists them.
+    /// Lists every action run on a droplet, newest first as the API lists them.
     pub async fn droplet_actions(&self, droplet_id: u64) -> Result<Vec<Action>, CloudError> {
         let path = format!("/v2/droplets/{droplet_id}/actions");
         let request = ApiRequest::get(path, "droplet:read");

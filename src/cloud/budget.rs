@@ -22,7 +22,7 @@ pub struct BudgetConfig {
     /// Below this `ratelimit-remaining`, requests are spread evenly over the
     /// time left until `ratelimit-reset`.
     pub low_remaining: u64,
-    /// The longest pause the spreading adds before one request.
+    /// The maximum pause the spreading adds before one request.
     pub max_spread_pause: Duration,
 }
 
@@ -37,7 +37,7 @@ impl Default for BudgetConfig {
     }
 }
 
-/// Which limits a request counts against.
+/// The limits a request counts against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestKind {
     Ordinary,
@@ -132,7 +132,7 @@ fn forget_before(times: &mut VecDeque<Timestamp>, now: Timestamp) {
     }
 }
 
-/// How long until `times` holds fewer than `limit` entries in the minute
+/// Returns how long until `times` contains fewer than `limit` entries in the minute
 /// before the send time.
 fn window_wait(times: &VecDeque<Timestamp>, limit: usize, now: Timestamp) -> Duration {
     let limit = limit.max(1);

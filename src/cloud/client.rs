@@ -32,7 +32,7 @@ pub struct CloudConfig {
 }
 
 impl CloudConfig {
-    /// A configuration with the default retry policy and budget.
+    /// Creates a configuration with the default retry policy and budget.
     pub fn new(api_url: impl Into<String>, token: Secret) -> Self {
         Self {
             api_url: api_url.into(),
@@ -180,7 +180,7 @@ impl CloudClient {
         })
     }
 
-    /// The API URL requests go to.
+    /// Returns the API URL that requests go to.
     pub fn api_url(&self) -> &Url {
         &self.base
     }
@@ -241,7 +241,7 @@ impl CloudClient {
         }
     }
 
-    /// Send a request and parse the JSON body of its answer.
+    /// Sends a request and parses the JSON body of its response.
     pub(crate) async fn fetch<T: DeserializeOwned>(
         &self,
         request: &ApiRequest,
@@ -308,7 +308,7 @@ impl CloudClient {
         url
     }
 
-    /// The wait before retrying a failed status, or `None` to fail now.
+    /// Returns the wait before retrying a failed status, or `None` to fail now.
     fn retry_wait_for_status(
         &self,
         request: &ApiRequest,
@@ -410,7 +410,7 @@ struct ErrorBody {
     messages: Option<Vec<String>>,
 }
 
-/// The start of a body that is not the API's JSON (a proxy's HTML page).
+/// Returns the start of a body that is not the API's JSON (a proxy's HTML page).
 fn text_excerpt(body: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(body);
     let text = text.trim();
@@ -420,7 +420,7 @@ fn text_excerpt(body: &[u8]) -> Option<String> {
     Some(text.chars().take(200).collect())
 }
 
-/// A droplet that is running another action answers 422 "Droplet already
+/// A droplet that is running another action returns 422 "Droplet already
 /// has a pending event" until that action ends.
 fn is_busy(failure: &ApiFailure) -> bool {
     failure.message.as_deref().is_some_and(|message| {
@@ -459,8 +459,8 @@ fn network_reason(error: &reqwest::Error) -> String {
     }
 }
 
-/// An error and its causes on one line; reqwest's own message alone only
-/// says "error sending request".
+/// Joins an error and its causes on one line, because reqwest's own message
+/// only reads "error sending request".
 fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut cause = error.source();

@@ -1,12 +1,13 @@
-//! Creating a droplet at most once.
+//! Creating a droplet once per run tag, adopting the one an earlier attempt
+//! made.
 //!
 //! The API has no idempotency key, so each created droplet carries a tag
 //! scoped to the run (such as `wwctl-run:<run id>`). Before a POST, and after
-//! a POST that failed without a clear answer (timeout, lost connection,
+//! a POST that failed without a clear response (timeout, lost connection,
 //! 5xx), the client looks the droplet up by that tag and its name and adopts
 //! it. [`CloudClient::create_droplet`] returns as soon as the 202 arrives, so
 //! the caller can journal the id before waiting with
-//! [`CloudClient::wait_until_ready`]; a run killed in between adopts the
+//! [`CloudClient::wait_until_ready`]. A run killed in between adopts the
 //! droplet on resume instead of creating a second one.
 
 use serde::Deserialize;
@@ -27,7 +28,7 @@ pub struct CreatedDroplet {
     /// The `create` action from the 202; `None` for an adopted droplet.
     pub create_action_id: Option<u64>,
     /// True when the droplet existed already (made by an earlier, interrupted
-    /// run or by a POST whose answer was lost) and no POST was sent for it.
+    /// run or by a POST whose response was lost) and no POST was sent for it.
     pub adopted: bool,
 }
 
@@ -89,8 +90,8 @@ impl CloudClient {
         }
     }
 
-    /// The droplet named `name` with `run_tag`, if any; two or more are an
-    /// ambiguity error.
+    /// Returns the droplet named `name` with `run_tag`, if any. Two or more
+    /// are an ambiguity error.
     pub async fn find_run_droplet(
         &self,
         name: &str,
@@ -113,13 +114,16 @@ impl CloudClient {
     /// it a few times, since a new droplet can take a moment to be listed.
     /// When it never shows up, fail without posting again: a rerun looks it
     /// up once more before it creates anything.
+    // NOTE: a droplet that the API lists only after both these lookups and
+    // the rerun's lookup would still be created twice; DigitalOcean documents
+    // no bound on that delay.
     async fn adopt_after_unanswered_create(
         &self,
         name: &str,
         run_tag: &str,
         error: CloudError,
     ) -> Result<CreatedDroplet, CloudError> {
-        tracing::warn!(name, tag = run_tag, error = %error, "droplet create got no clear answer; looking the droplet up");
+        tracing::warn!(name, tag = run_tag, error = %error, "droplet create returned no clear response; looking the droplet up");
 
         for lookup in 1..=LOOKUPS_AFTER_UNANSWERED_CREATE {
             if let Some(droplet) = self.find_run_droplet(name, run_tag).await? {

@@ -12,14 +12,14 @@ use crate::cloud::error::CloudError;
 use crate::cloud::models::{Domain, DomainRecord, RecordSpec, RecordType};
 use crate::cloud::record_name::{qualified_record_name, relative_record_name, validate_record};
 
-/// Which records of a zone to list; names may be relative or qualified.
+/// A filter on the records of a zone. Names may be relative or qualified.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RecordFilter {
     pub kind: Option<RecordType>,
     pub name: Option<String>,
 }
 
-/// What [`CloudClient::upsert_record`] would do, or did.
+/// The change [`CloudClient::upsert_record`] would make.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordPlan {
     /// The record exists as wanted: no write.
@@ -61,9 +61,10 @@ struct RecordBody {
 }
 
 impl CloudClient {
-    /// The zone `name`, or `None` when DigitalOcean DNS does not manage it.
+    /// Returns the zone `name`, or `None` when DigitalOcean DNS does not manage it.
     pub async fn domain(&self, name: &str) -> Result<Option<Domain>, CloudError> {
-        let request = ApiRequest::get(format!("/v2/domains/{}", segment(name)), "domain:read");
+        let path = format!("/v2/domains/{}", segment(&zone_name(name)));
+        let request = ApiRequest::get(path, "domain:read");
         match self.fetch::<DomainBody>(&request).await {
             Ok(body) => Ok(Some(body.domain)),
             Err(error) if error.is_not_found() => Ok(None),
@@ -77,7 +78,7 @@ impl CloudClient {
         name: &str,
         apex_ip: Option<Ipv4Addr>,
     ) -> Result<Domain, CloudError> {
-        let mut body = serde_json::json!({"name": name});
+        let mut body = serde_json::json!({"name": zone_name(name)});
         if let Some(address) = apex_ip {
             body["ip_address"] = serde_json::Value::String(address.to_string());
         }
@@ -87,7 +88,7 @@ impl CloudClient {
         Ok(body.domain)
     }
 
-    /// The zone `name`, added first when missing.
+    /// Returns the zone `name`, adding it first when missing.
     pub async fn ensure_domain(&self, name: &str) -> Result<Domain, CloudError> {
         match self.domain(name).await? {
             Some(domain) => Ok(domain),
@@ -95,8 +96,8 @@ impl CloudClient {
         }
     }
 
-    /// The records of `zone` that pass `filter`, from every page. The filter
-    /// is applied again to the answer, with names compared as
+    /// Lists the records of `zone` that pass `filter`, from every page. The
+    /// filter is applied again to the response, with names compared as
     /// [`relative_record_name`] does.
     pub async fn records(
         &self,
@@ -180,7 +181,7 @@ impl CloudClient {
         self.delete(&request).await
     }
 
-    /// What [`Self::upsert_record`] would do, reading only.
+    /// Plans what [`Self::upsert_record`] would do, reading only.
     pub async fn plan_record(
         &self,
         zone: &str,
@@ -245,7 +246,7 @@ pub fn plan_record_change(
     }
 }
 
-/// Whether an existing record already is `spec`: same data (addresses and
+/// Returns whether an existing record already is `spec`: same data (addresses and
 /// host names compared by meaning), same TTL, and the same priority, port,
 /// weight, flags and tag where `spec` sets them.
 pub fn record_matches(record: &DomainRecord, spec: &RecordSpec, zone: &str) -> bool {
@@ -298,8 +299,13 @@ fn relative_spec(spec: &RecordSpec, zone: &str) -> Result<RecordSpec, CloudError
 }
 
 fn records_path(zone: &str) -> String {
-    let zone = zone.trim().trim_end_matches('.');
-    format!("/v2/domains/{}/records", segment(zone))
+    format!("/v2/domains/{}/records", segment(&zone_name(zone)))
+}
+
+/// Normalises a zone name as the API writes it: lowercase, without a
+/// trailing dot.
+fn zone_name(zone: &str) -> String {
+    zone.trim().trim_end_matches('.').to_ascii_lowercase()
 }
 
 #[cfg(test)]

@@ -9,11 +9,11 @@ use crate::cloud::client::{ApiRequest, CloudClient};
 use crate::cloud::error::CloudError;
 use crate::cloud::models::Droplet;
 
-/// What a delete of an owned resource found.
+/// The outcome of deleting an owned resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Deletion {
     Deleted,
-    /// The API answered 404: an earlier, interrupted run deleted it already.
+    /// The API returned 404: an earlier, interrupted run deleted it already.
     AlreadyGone,
 }
 
@@ -30,13 +30,13 @@ impl CloudClient {
         Ok(body.droplet)
     }
 
-    /// Every droplet with `tag`.
+    /// Lists every droplet with `tag`.
     pub async fn droplets_by_tag(&self, tag: &str) -> Result<Vec<Droplet>, CloudError> {
         let request = ApiRequest::get("/v2/droplets", "tag:read").query("tag_name", tag);
         self.list_all(request, "droplets").await
     }
 
-    /// Every droplet named `name`; the API matches names without case.
+    /// Lists every droplet named `name`. The API matches names without case.
     pub async fn droplets_by_name(&self, name: &str) -> Result<Vec<Droplet>, CloudError> {
         let request = ApiRequest::get("/v2/droplets", "droplet:read").query("name", name);
         let droplets: Vec<Droplet> = self.list_all(request, "droplets").await?;
@@ -46,7 +46,7 @@ impl CloudClient {
             .collect())
     }
 
-    /// The one droplet named `name`, if any. Two or more fail with
+    /// Returns the one droplet named `name`, if any. Two or more fail with
     /// [`CloudError::Ambiguous`] naming their ids, because acting on one of
     /// them by name could hit a live server.
     pub async fn droplet_named(&self, name: &str) -> Result<Option<Droplet>, CloudError> {
@@ -80,7 +80,7 @@ impl CloudClient {
     }
 }
 
-/// The only droplet of `droplets`, none, or an ambiguity error.
+/// Returns the only droplet of `droplets`, none, or an ambiguity error.
 pub(crate) fn single(
     droplets: Vec<Droplet>,
     what: &'static str,

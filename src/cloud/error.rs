@@ -57,7 +57,7 @@ impl fmt::Display for ApiFailure {
     }
 }
 
-/// Why a listing stopped following `links.pages.next`.
+/// The reason a listing stopped following `links.pages.next`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PaginationFault {
     /// The link points to a page already fetched.
@@ -211,7 +211,7 @@ fn join_ids(ids: &[String]) -> String {
 }
 
 impl CloudError {
-    /// The failed response, for errors that have one.
+    /// Returns the failed response, for errors that have one.
     pub fn failure(&self) -> Option<&ApiFailure> {
         match self {
             CloudError::Unauthorized { failure, .. }
@@ -225,7 +225,7 @@ impl CloudError {
         }
     }
 
-    /// The HTTP status of the failed response, if one arrived.
+    /// Returns the HTTP status of the failed response, if one arrived.
     pub fn status(&self) -> Option<u16> {
         self.failure().map(|failure| failure.status)
     }
@@ -234,8 +234,9 @@ impl CloudError {
         matches!(self, CloudError::NotFound { .. })
     }
 
-    /// Whether a POST that failed this way may still have taken effect: the
-    /// request reached the server, or may have, but no answer says how it ended.
+    /// Returns whether a POST that failed this way may still have taken
+    /// effect: the request reached the server, or may have, but no response
+    /// shows how it ended.
     pub fn is_ambiguous(&self) -> bool {
         matches!(
             self,

@@ -6,9 +6,10 @@
 //! request, status, API message and request id. Every wait goes through a
 //! [`crate::clock::Clock`], so tests see the waits without making them.
 //!
-//! Steps build on a few calls with guarantees of their own:
-//! [`CloudClient::create_droplet`] never makes two droplets for one run tag,
-//! [`CloudClient::wait_until_ready`] waits for a public IPv4 address,
+//! Steps build on a few calls with guarantees of their own.
+//! [`CloudClient::create_droplet`] sends no POST when a droplet with the run
+//! tag and name exists, and never posts twice in one call.
+//! [`CloudClient::wait_until_ready`] waits for a public IPv4 address.
 //! [`CloudClient::delete_droplet`] reads 404 as already deleted, and
 //! [`CloudClient::upsert_record`] makes no write when a record matches.
 
@@ -73,13 +74,13 @@ impl PollSettings {
         Self { interval, timeout }
     }
 
-    /// Five-second polls for up to five minutes: a droplet usually becomes
-    /// active within a minute or two.
+    /// Five-second polls for up to five minutes, the default wait for a new
+    /// droplet.
     pub const DROPLET: PollSettings =
         PollSettings::new(Duration::from_secs(5), Duration::from_secs(300));
 
-    /// Ten-second polls for up to an hour: a snapshot's duration grows with
-    /// the disk.
+    /// Ten-second polls for up to an hour, because a snapshot takes longer
+    /// the more data the disk contains.
     pub const SNAPSHOT: PollSettings =
         PollSettings::new(Duration::from_secs(10), Duration::from_secs(3600));
 }

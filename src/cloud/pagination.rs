@@ -94,8 +94,8 @@ fn with_per_page(mut request: ApiRequest) -> ApiRequest {
     request
 }
 
-/// The same page whatever the order of its query parameters, with `page=1`
-/// the same as no page.
+/// Returns a key that is the same for one page whatever the order of its
+/// query parameters, with `page=1` the same as no page.
 fn page_identity(path: &str, query: &[(String, String)]) -> String {
     let mut pairs: Vec<String> = query
         .iter()
@@ -112,8 +112,8 @@ fn same_origin(url: &Url, base: &Url) -> bool {
         && url.port_or_known_default() == base.port_or_known_default()
 }
 
-/// The items under `key` (an absent or `null` list is empty only if the
-/// key is there) and the next-page link, if any.
+/// Reads the items under `key` and the next-page link, if any. A `null`
+/// list is empty, but a missing one is an error.
 fn read_page<T: DeserializeOwned>(
     response: &ApiResponse,
     key: &str,

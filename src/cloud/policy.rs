@@ -27,9 +27,9 @@ pub struct RetryPolicy {
     pub max_busy_retries: u32,
     /// The first backoff; each retry doubles it.
     pub base_delay: Duration,
-    /// The longest backoff.
+    /// The maximum backoff.
     pub max_delay: Duration,
-    /// The longest wait for a rate limit to reset. Past it the client tries
+    /// The maximum wait for a rate limit to reset. Past it the client tries
     /// again anyway, and fails once its retries are spent.
     pub max_rate_limit_wait: Duration,
     /// Whether backoffs are spread at random over `[delay / 2, delay]`, so
@@ -55,7 +55,7 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The backoff before retry number `retry` (1 for the first retry).
+    /// Returns the backoff before retry number `retry` (1 for the first retry).
     pub fn backoff(&self, retry: u32) -> Duration {
         let exponent = retry.saturating_sub(1).min(20);
         let delay = self
@@ -69,7 +69,7 @@ impl RetryPolicy {
         }
     }
 
-    /// The wait before retrying a 429, never negative and never longer than
+    /// Returns the wait before retrying a 429, never negative and never longer than
     /// `max_rate_limit_wait`.
     pub fn rate_limit_wait(
         &self,
@@ -86,7 +86,7 @@ impl RetryPolicy {
         }
     }
 
-    /// Whether a 5xx or a connection error may be retried for `method`.
+    /// Returns whether a 5xx or a connection error may be retried for `method`.
     pub fn retries_transient(method: &Method) -> bool {
         matches!(
             *method,
@@ -122,7 +122,7 @@ impl RateLimitHeaders {
         }
     }
 
-    /// The time until `ratelimit-reset`, or `None` when the reset is missing
+    /// Returns the time until `ratelimit-reset`, or `None` when the reset is missing
     /// or not in the future. A reset centuries ahead gives a long duration
     /// that callers clamp.
     pub fn until_reset(&self, now: Timestamp) -> Option<Duration> {

@@ -20,7 +20,7 @@ pub struct ReadyDroplet {
     pub public_ipv4: Ipv4Addr,
 }
 
-/// What the create action is known to be.
+/// The known state of the create action.
 #[derive(Debug, Clone, PartialEq)]
 enum CreateAction {
     /// Not looked up yet (an adopted droplet).

@@ -39,7 +39,7 @@ pub fn relative_record_name(name: &str, zone: &str) -> Result<String, CloudError
     Ok(name)
 }
 
-/// The fully qualified name, without a trailing dot, that the API's `name`
+/// Returns the fully qualified name, without a trailing dot, that the API's `name`
 /// filter takes: `wwdt.me` for `@`, `www.wwdt.me` for `www`.
 pub fn qualified_record_name(name: &str, zone: &str) -> Result<String, CloudError> {
     let relative = relative_record_name(name, zone)?;
@@ -50,7 +50,7 @@ pub fn qualified_record_name(name: &str, zone: &str) -> Result<String, CloudErro
     Ok(format!("{relative}.{zone}"))
 }
 
-/// Whether two names are the same record name in `zone`.
+/// Returns whether two names are the same record name in `zone`.
 pub fn same_record_name(left: &str, right: &str, zone: &str) -> bool {
     match (
         relative_record_name(left, zone),

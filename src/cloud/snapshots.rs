@@ -7,7 +7,7 @@ use crate::cloud::error::CloudError;
 use crate::cloud::models::{DropletSnapshot, Snapshot};
 
 impl CloudClient {
-    /// The snapshots of one droplet.
+    /// Lists the snapshots of one droplet.
     pub async fn droplet_snapshots(
         &self,
         droplet_id: u64,
@@ -19,7 +19,7 @@ impl CloudClient {
         self.list_all(request, "snapshots").await
     }
 
-    /// Every snapshot on the account, of `resource_type` (`droplet` or
+    /// Lists every snapshot on the account, of `resource_type` (`droplet` or
     /// `volume`) when given.
     pub async fn snapshots(
         &self,

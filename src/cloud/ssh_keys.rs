@@ -13,7 +13,7 @@ struct SshKeyBody {
 }
 
 impl CloudClient {
-    /// Every SSH key on the account, listed once per client and then cached.
+    /// Returns every SSH key on the account, listed once per client and then cached.
     pub async fn ssh_keys(&self) -> Result<Vec<SshKey>, CloudError> {
         if let Some(keys) = self
             .ssh_key_cache
@@ -34,7 +34,7 @@ impl CloudClient {
         Ok(keys)
     }
 
-    /// The key with this id or MD5 fingerprint, or `None`.
+    /// Returns the key with this id or MD5 fingerprint, or `None`.
     pub async fn ssh_key(&self, id_or_fingerprint: &str) -> Result<Option<SshKey>, CloudError> {
         let path = format!("/v2/account/keys/{}", segment(id_or_fingerprint));
         let request = ApiRequest::get(path, "ssh_key:read");
@@ -63,7 +63,7 @@ impl CloudClient {
         Ok(body.ssh_key)
     }
 
-    /// The account's key for `public_key`, added under `name` when missing.
+    /// Returns the account's key for `public_key`, adding it under `name` when missing.
     /// Keys are compared by algorithm and key data, not by name or comment.
     pub async fn ensure_ssh_key(&self, name: &str, public_key: &str) -> Result<SshKey, CloudError> {
         let keys = self.ssh_keys().await?;

@@ -1,4 +1,4 @@
-//! Where the DigitalOcean API token comes from: a file readable by its owner
+//! The sources of the DigitalOcean API token: a file readable by its owner
 //! only, or the environment.
 
 use std::os::unix::fs::PermissionsExt;

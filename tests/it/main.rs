@@ -1,1 +1,3 @@
-fn main() {}
+//! The integration tests: one binary, a module per feature.
+
+mod cloud;

@@ -36,7 +36,7 @@ pub struct SshKey {
 }
 
 impl SshKey {
-    /// Whether this key is `public_key`: the same algorithm and key data,
+    /// Returns whether this key is `public_key`: the same algorithm and key data,
     /// whatever the comments.
     pub fn matches_public_key(&self, public_key: &str) -> bool {
         let material = |text: &str| -> Option<(String, String)> {

@@ -71,7 +71,7 @@ impl RecordType {
         }
     }
 
-    /// Whether the record's data is a host name, compared without case or
+    /// Returns whether the record's data is a host name, compared without case or
     /// a trailing dot.
     pub fn data_is_host_name(self) -> bool {
         matches!(
@@ -134,7 +134,7 @@ pub struct RecordSpec {
 }
 
 impl RecordSpec {
-    /// A record with no priority, port, weight, flags or tag (A, AAAA,
+    /// Creates a record with no priority, port, weight, flags or tag (A, AAAA,
     /// CNAME, NS, TXT).
     pub fn new(
         kind: RecordType,

@@ -34,7 +34,7 @@ pub struct Droplet {
 }
 
 impl Droplet {
-    /// The first valid address among the `networks.v4` entries of type
+    /// Returns the first valid address among the `networks.v4` entries of type
     /// `public`. The API lists private entries too, sometimes first, and
     /// leaves the list empty until the network is set up.
     pub fn public_ipv4(&self) -> Option<Ipv4Addr> {
@@ -45,7 +45,7 @@ impl Droplet {
             .find_map(|network| network.ip_address.as_deref()?.trim().parse().ok())
     }
 
-    /// The first valid private IPv4 address (the VPC address).
+    /// Returns the first valid private IPv4 address (the VPC address).
     pub fn private_ipv4(&self) -> Option<Ipv4Addr> {
         self.networks
             .v4
@@ -182,7 +182,8 @@ pub struct DropletSpec {
 }
 
 impl DropletSpec {
-    /// A droplet with no keys, tags or user data; set the public fields for more.
+    /// Creates a spec with no keys, tags or user data. Set the public fields
+    /// for more.
     pub fn new(
         name: impl Into<String>,
         region: impl Into<String>,

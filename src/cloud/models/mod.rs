@@ -22,7 +22,7 @@ pub use snapshot::{DropletSnapshot, Snapshot};
 
 use serde::{Deserialize, Deserializer};
 
-/// A field that may be missing or `null`, read as its default.
+/// Reads a field that may be missing or `null` as its default.
 pub(crate) fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
@@ -31,7 +31,7 @@ where
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
-/// A scalar read as text, whether the API sent a string or a number.
+/// Reads a scalar as text, whether the API sent a string or a number.
 pub(crate) fn lenient_string<'de, D>(deserializer: D) -> Result<Option<String>, D::Error>
 where
     D: Deserializer<'de>,
@@ -44,7 +44,7 @@ where
     })
 }
 
-/// An id read as text, whether the API sent `6372321` or `"6372321"`.
+/// Reads an id as text, whether the API sent `6372321` or `"6372321"`.
 pub(crate) fn string_id<'de, D>(deserializer: D) -> Result<String, D::Error>
 where
     D: Deserializer<'de>,
@@ -53,7 +53,7 @@ where
         .ok_or_else(|| serde::de::Error::custom("the id is missing or null"))
 }
 
-/// A numeric id, whether the API sent `6372321` or `"6372321"`.
+/// Reads a numeric id, whether the API sent `6372321` or `"6372321"`.
 pub(crate) fn numeric_id<'de, D>(deserializer: D) -> Result<u64, D::Error>
 where
     D: Deserializer<'de>,
