@@ -41,9 +41,12 @@ pub enum RecordChange {
     Created(DomainRecord),
 }
 
-/// Fields to change with `PATCH`; the rest stay as they are.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// Fields to change with `PATCH`, leaving the rest as they are. The spec
+/// requires the record's `type` in every PATCH body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RecordPatch {
+    #[serde(rename = "type")]
+    pub kind: RecordType,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

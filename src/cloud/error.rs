@@ -286,3 +286,56 @@ impl HasExitCode for TokenError {
         ExitCode::Usage
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{ApiFailure, CloudError, Endpoint, TokenError};
+    use crate::error::{ExitCode, exit_code_for};
+
+    fn failure(status: u16) -> Box<ApiFailure> {
+        Box::new(ApiFailure {
+            endpoint: Endpoint {
+                method: reqwest::Method::DELETE,
+                path: "/v2/droplets/111".to_string(),
+            },
+            status,
+            id: Some("not_found".to_string()),
+            message: Some("The resource you requested could not be found.".to_string()),
+            request_id: Some("req-1".to_string()),
+            attempts: 1,
+        })
+    }
+
+    #[test]
+    fn failure_text_names_request_and_ids() {
+        let error = CloudError::NotFound {
+            failure: failure(404),
+        };
+        assert_eq!(
+            error.to_string(),
+            "`DELETE /v2/droplets/111` failed with HTTP 404 not_found: \
+             The resource you requested could not be found. (x-request-id req-1)"
+        );
+    }
+
+    #[test]
+    fn exit_codes_by_kind() {
+        let api = anyhow::Error::new(CloudError::NotFound {
+            failure: failure(404),
+        })
+        .context("cannot delete the old droplet");
+        assert_eq!(exit_code_for(&api), ExitCode::Api);
+
+        let ttl = anyhow::Error::new(CloudError::InvalidTtl {
+            name: "@".to_string(),
+            ttl: 10,
+            min: 30,
+        });
+        assert_eq!(exit_code_for(&ttl), ExitCode::Usage);
+
+        assert_eq!(
+            exit_code_for(&anyhow::Error::new(TokenError::Missing)),
+            ExitCode::Usage
+        );
+    }
+}

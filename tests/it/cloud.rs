@@ -8,3 +8,4 @@ mod harness;
 mod pagination;
 mod redaction;
 mod retries;
+mod spec_conformance;

@@ -4,8 +4,8 @@ use serde_json::{Value, json};
 use wiremock::matchers::{body_json, method, path, query_param};
 use wiremock::{Mock, ResponseTemplate};
 use wwctl::cloud::{
-    Deletion, DropletAction, FirewallSpec, InboundRule, OutboundRule, RecordPatch, RuleTargets,
-    TaggedResource,
+    Deletion, DropletAction, FirewallSpec, InboundRule, OutboundRule, RecordPatch, RecordType,
+    RuleTargets, TaggedResource,
 };
 
 use super::harness::{action_json, error_json, received, setup};
@@ -208,7 +208,7 @@ async fn tag_and_domain_requests() {
         .await;
     Mock::given(method("PATCH"))
         .and(path("/v2/domains/wwdt.me/records/7"))
-        .and(body_json(json!({"ttl": 60})))
+        .and(body_json(json!({"type": "A", "ttl": 60})))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"domain_record": {"id": 7, "type": "A", "name": "@", "data": "192.0.2.10", "ttl": 60}})))
         .mount(&server)
         .await;
@@ -232,6 +232,7 @@ async fn tag_and_domain_requests() {
     );
 
     let patch = RecordPatch {
+        kind: RecordType::A,
         data: None,
         ttl: Some(60),
     };

@@ -575,6 +575,7 @@ async fn c08_low_ttl_rejected_before_any_call() {
     assert!(error.to_string().contains("at least 30 seconds"), "{error}");
 
     let patch = RecordPatch {
+        kind: RecordType::A,
         data: None,
         ttl: Some(10),
     };
