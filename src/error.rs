@@ -140,6 +140,12 @@ fn declared_exit_code(cause: &(dyn std::error::Error + 'static)) -> Option<ExitC
     if let Some(error) = cause.downcast_ref::<crate::engine::Interrupted>() {
         return Some(error.exit_code());
     }
+    if let Some(error) = cause.downcast_ref::<crate::cloud::CloudError>() {
+        return Some(error.exit_code());
+    }
+    if let Some(error) = cause.downcast_ref::<crate::cloud::TokenError>() {
+        return Some(error.exit_code());
+    }
     None
 }
 

@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod clock;
+pub mod cloud;
 pub mod commands;
 pub mod diagnostic;
 pub mod engine;

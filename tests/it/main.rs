@@ -2,6 +2,7 @@
 
 mod support;
 
+mod cloud;
 mod engine_resume;
 mod inventory_check;
 mod inventory_fuzz;

@@ -1,0 +1,11 @@
+//! The DigitalOcean API client against local HTTP fakes (wiremock), one per
+//! case. Waits go through a `ManualClock`, so the tests assert them without
+//! sleeping.
+
+mod endpoints;
+mod field_cases;
+mod harness;
+mod pagination;
+mod redaction;
+mod retries;
+mod spec_conformance;
