@@ -181,7 +181,28 @@ pub fn systemd_arg(value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{nginx_quote, systemd_arg};
+    use minijinja::context;
+
+    use super::{SecretValue, build_environment, nginx_quote, systemd_arg};
+    use crate::secret::Secret;
+
+    #[test]
+    fn secret_renders_only_through_secret_json() {
+        let env = build_environment().unwrap();
+        let secret = SecretValue::value(&Secret::new("hunter2"));
+
+        let plain = env
+            .render_str("{{ s }}", context! { s => secret.clone() })
+            .unwrap();
+        let quoted = env
+            .render_str("{{ s | secret_json }}", context! { s => secret.clone() })
+            .unwrap();
+        let json = env.render_str("{{ s | json }}", context! { s => secret });
+
+        assert_eq!(plain, "[redacted]");
+        assert_eq!(quoted, "\"hunter2\"");
+        assert!(json.is_err());
+    }
 
     #[test]
     fn nginx_quote_leaves_paths_bare() {
