@@ -77,6 +77,13 @@ impl StepContext<'_> {
         self.output_of(&self.step.id, key)
     }
 
+    /// A value the first step of kind `kind` in this run recorded.
+    pub fn output_of_kind(&self, kind: &str, key: &str) -> Option<serde_json::Value> {
+        let journal = self.journal?.snapshot();
+        let step = journal.steps.iter().find(|step| step.kind == kind)?;
+        step.outputs.get(key).cloned()
+    }
+
     /// A value an earlier step of this run recorded.
     pub fn output_of(&self, step_id: &str, key: &str) -> Option<serde_json::Value> {
         let journal = self.journal?.snapshot();

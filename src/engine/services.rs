@@ -5,6 +5,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::sync::OnceCell;
 
+use crate::cloud::{self, CloudClient};
 use crate::engine::context::Services;
 use crate::remote::SshSettings;
 use crate::remote::pool::Connections;
@@ -13,11 +14,24 @@ use crate::resources::ResourceStore;
 /// Lazily opened parts of `Services`.
 #[derive(Debug, Default)]
 pub struct Lazy {
+    cloud: OnceCell<Arc<CloudClient>>,
     resources: OnceCell<Arc<ResourceStore>>,
     connections: OnceCell<Arc<Connections>>,
 }
 
 impl Services {
+    /// The DigitalOcean API client, with the token from the environment or
+    /// `--token-file`.
+    pub async fn cloud(&self) -> anyhow::Result<Arc<CloudClient>> {
+        self.lazy
+            .cloud
+            .get_or_try_init(|| async {
+                cloud::connect(&self.global.api_url, self.global.token_file.as_deref(), self.clock.clone()).map(Arc::new)
+            })
+            .await
+            .cloned()
+    }
+
     /// The registry of owned resources.
     pub async fn resources(&self) -> anyhow::Result<Arc<ResourceStore>> {
         self.lazy

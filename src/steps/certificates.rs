@@ -22,28 +22,34 @@ use super::support::on_each_target;
 /// Certificates closer to expiry than this are flagged in the plan.
 const EXPIRY_WARNING_DAYS: i64 = 14;
 
-/// One certificate a proxy needs: the site's name for its environment and
-/// the other names it must cover.
+/// One certificate a proxy needs, with the names it must cover. NGINX reads
+/// one certificate and key per HTTPS name, aliases included.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Needed {
     pub domain: String,
     pub names: Vec<String>,
 }
 
-/// The certificates a proxy in environment `env` serves.
+/// The certificates a proxy in environment `env` serves: each site's name
+/// for the environment, and in production its aliases too.
 pub fn needed(inventory: &Inventory, env: &str) -> Vec<Needed> {
-    inventory
-        .sites
-        .values()
-        .filter_map(|site| {
-            let domain = site.domains.get(env)?.clone();
-            let mut names = vec![domain.clone()];
-            if env == "prod" {
-                names.extend(site.aliases.iter().cloned());
+    let mut certificates = Vec::new();
+    for site in inventory.sites.values() {
+        let Some(domain) = site.domains.get(env) else { continue };
+        certificates.push(Needed {
+            domain: domain.clone(),
+            names: vec![domain.clone()],
+        });
+        if env == "prod" {
+            for alias in &site.aliases {
+                certificates.push(Needed {
+                    domain: alias.clone(),
+                    names: vec![alias.clone()],
+                });
             }
-            Some(Needed { domain, names })
-        })
-        .collect()
+        }
+    }
+    certificates
 }
 
 pub fn cert_path(inventory: &Inventory, domain: &str) -> String {

@@ -6,9 +6,11 @@
 
 pub mod bootstrap;
 pub mod certificates;
+pub mod droplets;
 pub mod local;
 pub mod sandbox_tls;
 pub mod support;
+pub mod user_data;
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -103,6 +105,8 @@ impl Action {
     pub fn plan_offline(&self, ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
         match self {
             Action::LocalRun(params) => Ok(local::plan(params)),
+            Action::DropletsCreate => droplets::plan_offline(ctx),
+            Action::DropletsWaitReady => Ok(droplets::plan_wait_offline(ctx)),
             Action::HostsBootstrap => bootstrap::plan_offline(ctx),
             Action::TlsCertificates(params) => certificates::plan_offline(ctx, params),
             _ => Ok(generic_offline_plan(ctx)),
@@ -113,6 +117,8 @@ impl Action {
     pub async fn plan(&self, ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
         match self {
             Action::LocalRun(params) => Ok(local::plan(params)),
+            Action::DropletsCreate => droplets::plan(ctx).await,
+            Action::DropletsWaitReady => droplets::plan_wait(ctx).await,
             Action::HostsBootstrap => bootstrap::plan(ctx).await,
             Action::TlsCertificates(params) => certificates::plan(ctx, params).await,
             _ => Ok(generic_offline_plan(ctx)),
@@ -123,6 +129,8 @@ impl Action {
     pub async fn apply(&self, ctx: &StepContext<'_>) -> anyhow::Result<()> {
         match self {
             Action::LocalRun(params) => local::apply(params, ctx).await,
+            Action::DropletsCreate => droplets::apply_create(ctx).await,
+            Action::DropletsWaitReady => droplets::apply_wait(ctx).await,
             Action::HostsBootstrap => bootstrap::apply(ctx).await,
             Action::TlsCertificates(params) => certificates::apply(ctx, params).await,
             _ => Err(crate::error::UserError::usage(format!(
