@@ -5,6 +5,7 @@ pub mod clock;
 pub mod cloud;
 pub mod commands;
 pub mod diagnostic;
+pub mod dns_query;
 pub mod engine;
 pub mod error;
 pub mod fsutil;

@@ -23,6 +23,10 @@ pub struct Resources {
     /// Droplets by inventory name.
     pub droplets: IndexMap<String, OwnedDroplet>,
     pub snapshots: Vec<OwnedSnapshot>,
+    /// Addresses DNS moved away from, and until when resolvers may still
+    /// send them traffic.
+    #[serde(default)]
+    pub drains: Vec<Drain>,
 }
 
 impl Default for Resources {
@@ -31,6 +35,7 @@ impl Default for Resources {
             format: FORMAT.to_string(),
             droplets: IndexMap::new(),
             snapshots: Vec::new(),
+            drains: Vec::new(),
         }
     }
 }
@@ -69,6 +74,16 @@ pub struct OwnedSnapshot {
     pub droplet_name: String,
     pub run_id: String,
     pub taken_at: Timestamp,
+}
+
+/// A DNS name that moved off `address`: resolvers may send it traffic until
+/// `until` (the switch, plus the TTL the record had then, plus a margin).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Drain {
+    pub name: String,
+    pub address: String,
+    pub until: Timestamp,
+    pub run_id: String,
 }
 
 impl Resources {

@@ -28,6 +28,7 @@ use crate::cli::GlobalArgs;
 use crate::error::ExitCode;
 use crate::inventory::Inventory;
 
+pub use apps::LOG_ROOT;
 pub use cloud_init::{CloudInitKeys, HostKey, USER_DATA_LIMIT, UserData};
 pub use diff::{FileChange, diff_file, unified_diff};
 pub use directories::Directory;

@@ -6,7 +6,9 @@
 
 pub mod bootstrap;
 pub mod certificates;
+pub mod dns;
 pub mod droplets;
+pub mod health;
 pub mod local;
 pub mod sandbox_tls;
 pub mod support;
@@ -108,6 +110,11 @@ impl Action {
             Action::DropletsCreate => droplets::plan_offline(ctx),
             Action::DropletsWaitReady => Ok(droplets::plan_wait_offline(ctx)),
             Action::HostsBootstrap => bootstrap::plan_offline(ctx),
+            Action::SitesHealth => health::plan_offline(ctx),
+            Action::DnsLowerTtl => dns::plan_lower_offline(ctx),
+            Action::DnsSwitch => dns::plan_switch_offline(ctx),
+            Action::DnsVerify => dns::plan_verify_offline(ctx),
+            Action::DnsRestoreTtl => dns::plan_restore_offline(ctx),
             Action::TlsCertificates(params) => certificates::plan_offline(ctx, params),
             _ => Ok(generic_offline_plan(ctx)),
         }
@@ -120,6 +127,11 @@ impl Action {
             Action::DropletsCreate => droplets::plan(ctx).await,
             Action::DropletsWaitReady => droplets::plan_wait(ctx).await,
             Action::HostsBootstrap => bootstrap::plan(ctx).await,
+            Action::SitesHealth => health::plan_offline(ctx),
+            Action::DnsLowerTtl => dns::plan_lower(ctx).await,
+            Action::DnsSwitch => dns::plan_switch(ctx).await,
+            Action::DnsVerify => dns::plan_verify_offline(ctx),
+            Action::DnsRestoreTtl => dns::plan_restore(ctx).await,
             Action::TlsCertificates(params) => certificates::plan(ctx, params).await,
             _ => Ok(generic_offline_plan(ctx)),
         }
@@ -132,6 +144,11 @@ impl Action {
             Action::DropletsCreate => droplets::apply_create(ctx).await,
             Action::DropletsWaitReady => droplets::apply_wait(ctx).await,
             Action::HostsBootstrap => bootstrap::apply(ctx).await,
+            Action::SitesHealth => health::apply(ctx).await,
+            Action::DnsLowerTtl => dns::apply_lower(ctx).await,
+            Action::DnsSwitch => dns::apply_switch(ctx).await,
+            Action::DnsVerify => dns::apply_verify(ctx).await,
+            Action::DnsRestoreTtl => dns::apply_restore(ctx).await,
             Action::TlsCertificates(params) => certificates::apply(ctx, params).await,
             _ => Err(crate::error::UserError::usage(format!(
                 "step kind `{}` is not built yet",
