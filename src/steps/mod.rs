@@ -6,10 +6,12 @@
 
 pub mod bootstrap;
 pub mod certificates;
+pub mod configure;
 pub mod dns;
 pub mod droplets;
 pub mod health;
 pub mod local;
+pub mod nginx;
 pub mod sandbox_tls;
 pub mod support;
 pub mod user_data;
@@ -111,6 +113,7 @@ impl Action {
             Action::DropletsWaitReady => Ok(droplets::plan_wait_offline(ctx)),
             Action::HostsBootstrap => bootstrap::plan_offline(ctx),
             Action::SitesHealth => health::plan_offline(ctx),
+            Action::NginxConfigure => nginx::plan_offline(ctx),
             Action::DnsLowerTtl => dns::plan_lower_offline(ctx),
             Action::DnsSwitch => dns::plan_switch_offline(ctx),
             Action::DnsVerify => dns::plan_verify_offline(ctx),
@@ -128,6 +131,7 @@ impl Action {
             Action::DropletsWaitReady => droplets::plan_wait(ctx).await,
             Action::HostsBootstrap => bootstrap::plan(ctx).await,
             Action::SitesHealth => health::plan_offline(ctx),
+            Action::NginxConfigure => nginx::plan(ctx).await,
             Action::DnsLowerTtl => dns::plan_lower(ctx).await,
             Action::DnsSwitch => dns::plan_switch(ctx).await,
             Action::DnsVerify => dns::plan_verify_offline(ctx),
@@ -145,6 +149,7 @@ impl Action {
             Action::DropletsWaitReady => droplets::apply_wait(ctx).await,
             Action::HostsBootstrap => bootstrap::apply(ctx).await,
             Action::SitesHealth => health::apply(ctx).await,
+            Action::NginxConfigure => nginx::apply(ctx).await,
             Action::DnsLowerTtl => dns::apply_lower(ctx).await,
             Action::DnsSwitch => dns::apply_switch(ctx).await,
             Action::DnsVerify => dns::apply_verify(ctx).await,
