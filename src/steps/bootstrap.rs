@@ -21,7 +21,7 @@ pub fn packages_for(droplet: &Droplet) -> Vec<String> {
         packages.push("nginx");
     }
     if droplet.has_role(Role::App) {
-        packages.extend(["git", "python3-venv", "python3-pip"]);
+        packages.extend(["git", "python3-venv", "python3-pip", "curl"]);
     }
     if droplet.has_role(Role::Database) {
         packages.extend(["mariadb-server", "mariadb-client", "zstd"]);

@@ -7,6 +7,8 @@
 pub mod bootstrap;
 pub mod certificates;
 pub mod configure;
+pub mod db_secrets;
+pub mod deploy;
 pub mod dns;
 pub mod droplets;
 pub mod health;
@@ -114,6 +116,7 @@ impl Action {
             Action::HostsBootstrap => bootstrap::plan_offline(ctx),
             Action::SitesHealth => health::plan_offline(ctx),
             Action::NginxConfigure => nginx::plan_offline(ctx),
+            Action::AppsDeploy => deploy::plan_offline(ctx),
             Action::DnsLowerTtl => dns::plan_lower_offline(ctx),
             Action::DnsSwitch => dns::plan_switch_offline(ctx),
             Action::DnsVerify => dns::plan_verify_offline(ctx),
@@ -132,6 +135,7 @@ impl Action {
             Action::HostsBootstrap => bootstrap::plan(ctx).await,
             Action::SitesHealth => health::plan_offline(ctx),
             Action::NginxConfigure => nginx::plan(ctx).await,
+            Action::AppsDeploy => deploy::plan(ctx).await,
             Action::DnsLowerTtl => dns::plan_lower(ctx).await,
             Action::DnsSwitch => dns::plan_switch(ctx).await,
             Action::DnsVerify => dns::plan_verify_offline(ctx),
@@ -150,6 +154,7 @@ impl Action {
             Action::HostsBootstrap => bootstrap::apply(ctx).await,
             Action::SitesHealth => health::apply(ctx).await,
             Action::NginxConfigure => nginx::apply(ctx).await,
+            Action::AppsDeploy => deploy::apply(ctx).await,
             Action::DnsLowerTtl => dns::apply_lower(ctx).await,
             Action::DnsSwitch => dns::apply_switch(ctx).await,
             Action::DnsVerify => dns::apply_verify(ctx).await,
