@@ -23,7 +23,11 @@ pub struct AddressAnswer {
 }
 
 /// Ask `server` for the A records of `name`, without recursion.
-pub async fn query_a(server: SocketAddr, name: &str, timeout: Duration) -> anyhow::Result<AddressAnswer> {
+pub async fn query_a(
+    server: SocketAddr,
+    name: &str,
+    timeout: Duration,
+) -> anyhow::Result<AddressAnswer> {
     let fqdn = Name::from_str(&format!("{}.", name.trim_end_matches('.')))
         .with_context(|| format!("`{name}` is not a valid DNS name"))?;
     let id: u16 = rand::random();
@@ -36,17 +40,31 @@ pub async fn query_a(server: SocketAddr, name: &str, timeout: Duration) -> anyho
         IpAddr::V4(_) => "0.0.0.0:0".parse().expect("valid address"),
         IpAddr::V6(_) => "[::]:0".parse().expect("valid address"),
     };
-    let socket = UdpSocket::bind(local).await.context("cannot open a UDP socket")?;
-    socket.connect(server).await.with_context(|| format!("cannot reach the nameserver {server}"))?;
-    socket.send(&request).await.with_context(|| format!("cannot send a query to {server}"))?;
+    let socket = UdpSocket::bind(local)
+        .await
+        .context("cannot open a UDP socket")?;
+    socket
+        .connect(server)
+        .await
+        .with_context(|| format!("cannot reach the nameserver {server}"))?;
+    socket
+        .send(&request)
+        .await
+        .with_context(|| format!("cannot send a query to {server}"))?;
 
     let mut buffer = vec![0u8; MAX_ANSWER_BYTES];
     let response = loop {
         let length = tokio::time::timeout(timeout, socket.recv(&mut buffer))
             .await
-            .map_err(|_| anyhow::anyhow!("the nameserver {server} did not answer within {}s", timeout.as_secs()))?
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "the nameserver {server} did not answer within {}s",
+                    timeout.as_secs()
+                )
+            })?
             .with_context(|| format!("cannot read the answer from {server}"))?;
-        let response = Message::from_vec(&buffer[..length]).with_context(|| format!("{server} sent an invalid DNS message"))?;
+        let response = Message::from_vec(&buffer[..length])
+            .with_context(|| format!("{server} sent an invalid DNS message"))?;
         // Datagrams for other queries are ignored, as a resolver would.
         if response.metadata.id == id {
             break response;
@@ -94,5 +112,7 @@ pub async fn resolve_server(text: &str, default_port: u16) -> anyhow::Result<Soc
     let mut found = tokio::net::lookup_host((host, default_port))
         .await
         .with_context(|| format!("cannot resolve the nameserver `{host}`"))?;
-    found.next().ok_or_else(|| anyhow::anyhow!("the nameserver `{host}` has no address"))
+    found
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("the nameserver `{host}` has no address"))
 }

@@ -22,4 +22,5 @@ pub mod secret;
 pub mod state;
 pub mod steps;
 pub mod suggest;
+pub mod teardown;
 pub mod yaml;

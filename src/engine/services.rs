@@ -26,7 +26,12 @@ impl Services {
         self.lazy
             .cloud
             .get_or_try_init(|| async {
-                cloud::connect(&self.global.api_url, self.global.token_file.as_deref(), self.clock.clone()).map(Arc::new)
+                cloud::connect(
+                    &self.global.api_url,
+                    self.global.token_file.as_deref(),
+                    self.clock.clone(),
+                )
+                .map(Arc::new)
             })
             .await
             .cloned()

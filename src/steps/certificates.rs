@@ -35,7 +35,9 @@ pub struct Needed {
 pub fn needed(inventory: &Inventory, env: &str) -> Vec<Needed> {
     let mut certificates = Vec::new();
     for site in inventory.sites.values() {
-        let Some(domain) = site.domains.get(env) else { continue };
+        let Some(domain) = site.domains.get(env) else {
+            continue;
+        };
         certificates.push(Needed {
             domain: domain.clone(),
             names: vec![domain.clone()],

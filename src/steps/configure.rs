@@ -35,7 +35,10 @@ pub async fn facts(ctx: &StepContext<'_>, fleet: &str) -> anyhow::Result<Facts> 
     let resources = ctx.services.resources().await?.snapshot();
     let mut facts = Facts::new();
     for droplet in ctx.inventory().droplets(fleet, None) {
-        if let Some(address) = resources.droplet(&droplet.name).and_then(|owned| owned.address.clone()) {
+        if let Some(address) = resources
+            .droplet(&droplet.name)
+            .and_then(|owned| owned.address.clone())
+        {
             let address: Ipv4Addr = address.parse()?;
             facts = facts.with_public_address(droplet.name.clone(), address);
         }
@@ -46,25 +49,41 @@ pub async fn facts(ctx: &StepContext<'_>, fleet: &str) -> anyhow::Result<Facts> 
 /// Whether every droplet of `fleet` a configuration may mention has an address.
 pub async fn fleet_addresses_known(ctx: &StepContext<'_>, fleet: &str) -> anyhow::Result<bool> {
     let resources = ctx.services.resources().await?.snapshot();
-    Ok(ctx
-        .inventory()
-        .droplets(fleet, None)
-        .iter()
-        .all(|droplet| resources.droplet(&droplet.name).is_some_and(|owned| owned.address.is_some())))
+    Ok(ctx.inventory().droplets(fleet, None).iter().all(|droplet| {
+        resources
+            .droplet(&droplet.name)
+            .is_some_and(|owned| owned.address.is_some())
+    }))
 }
 
 /// The rendered files of droplet `name` whose paths start with `prefix`,
 /// with placeholder secrets (for files that hold none).
-pub fn files_under(ctx: &StepContext<'_>, name: &str, facts: &Facts, prefix: &str) -> anyhow::Result<Vec<RenderedFile>> {
+pub fn files_under(
+    ctx: &StepContext<'_>,
+    name: &str,
+    facts: &Facts,
+    prefix: &str,
+) -> anyhow::Result<Vec<RenderedFile>> {
     let droplet = ctx.droplet(name)?;
-    let files = render::host_files(ctx.inventory(), &droplet.fleet, name, facts, &Secrets::placeholder(ctx.inventory()))?;
-    Ok(files.into_iter().filter(|file| file.path.starts_with(prefix)).collect())
+    let files = render::host_files(
+        ctx.inventory(),
+        &droplet.fleet,
+        name,
+        facts,
+        &Secrets::placeholder(ctx.inventory()),
+    )?;
+    Ok(files
+        .into_iter()
+        .filter(|file| file.path.starts_with(prefix))
+        .collect())
 }
 
 pub fn to_spec(file: &RenderedFile) -> FileSpec {
     let contents = match &file.contents {
         render::Contents::Text(text) => Contents::Plain(text.as_bytes().to_vec()),
-        render::Contents::Secret(secret) => Contents::Secret(Zeroizing::new(secret.expose().as_bytes().to_vec())),
+        render::Contents::Secret(secret) => {
+            Contents::Secret(Zeroizing::new(secret.expose().as_bytes().to_vec()))
+        }
     };
     FileSpec::new(&file.path, contents, file.mode).owned_by(&file.owner, &file.group)
 }
@@ -72,10 +91,22 @@ pub fn to_spec(file: &RenderedFile) -> FileSpec {
 /// A check that bind-mounts the candidate copy of `root` over `root` and
 /// runs `check` there; the live configuration is not touched.
 pub fn check_in_place(root: &str, check: &[&str]) -> Validation {
-    let mut argv: Vec<String> = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", CHECK_IN_PLACE_SCRIPT, "sh", "{tree}", root]
-        .iter()
-        .map(|word| word.to_string())
-        .collect();
+    let mut argv: Vec<String> = [
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        "sh",
+        "-c",
+        CHECK_IN_PLACE_SCRIPT,
+        "sh",
+        "{tree}",
+        root,
+    ]
+    .iter()
+    .map(|word| word.to_string())
+    .collect();
     argv.extend(check.iter().map(|word| word.to_string()));
     Validation::Tree {
         root: root.to_string(),
@@ -87,7 +118,12 @@ pub async fn ensure_directories(host: &Host, directories: &[Directory]) -> anyho
     if directories.is_empty() {
         return Ok(());
     }
-    let mut argv = vec!["sh".to_string(), "-c".to_string(), DIRECTORIES_SCRIPT.to_string(), "sh".to_string()];
+    let mut argv = vec![
+        "sh".to_string(),
+        "-c".to_string(),
+        DIRECTORIES_SCRIPT.to_string(),
+        "sh".to_string(),
+    ];
     for directory in directories {
         argv.extend([
             directory.path.clone(),
@@ -102,7 +138,11 @@ pub async fn ensure_directories(host: &Host, directories: &[Directory]) -> anyho
 
 /// Plan changes for `files` on `host`: one change per file that differs,
 /// with a unified diff unless the file holds a secret.
-pub async fn plan_files(host: &Host, target: &str, files: &[RenderedFile]) -> anyhow::Result<Vec<Change>> {
+pub async fn plan_files(
+    host: &Host,
+    target: &str,
+    files: &[RenderedFile],
+) -> anyhow::Result<Vec<Change>> {
     let specs: Vec<FileSpec> = files.iter().map(to_spec).collect();
     let results = sync::compare(host, &specs).await?;
     let mut changes = Vec::new();
@@ -113,11 +153,20 @@ pub async fn plan_files(host: &Host, target: &str, files: &[RenderedFile]) -> an
             FileStatus::Created => (ChangeAction::Create, "create"),
             FileStatus::Updated => (ChangeAction::Update, "update"),
         };
-        let mut change = Change::new(action, Some(target.to_string()), format!("{verb} {}", file.path));
+        let mut change = Change::new(
+            action,
+            Some(target.to_string()),
+            format!("{verb} {}", file.path),
+        );
         match file.contents.text() {
             Some(new) => {
                 let old = sync::read_text(host, &file.path).await?.unwrap_or_default();
-                let diff = render::unified_diff(&file.path, &old, new, result.status == FileStatus::Created);
+                let diff = render::unified_diff(
+                    &file.path,
+                    &old,
+                    new,
+                    result.status == FileStatus::Created,
+                );
                 for line in diff.lines().take(MAX_DIFF_LINES) {
                     change = change.detail(line.to_string());
                 }
@@ -130,7 +179,10 @@ pub async fn plan_files(host: &Host, target: &str, files: &[RenderedFile]) -> an
         changes.push(change);
     }
     if changes.is_empty() {
-        changes.push(Change::no_change(Some(target.to_string()), format!("{} files up to date", files.len())));
+        changes.push(Change::no_change(
+            Some(target.to_string()),
+            format!("{} files up to date", files.len()),
+        ));
     }
     Ok(changes)
 }

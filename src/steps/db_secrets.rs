@@ -33,10 +33,18 @@ pub async fn load(host: &Host) -> anyhow::Result<IndexMap<String, Secret>> {
         return Ok(IndexMap::new());
     }
     let bytes = Zeroizing::new(output.stdout);
-    let stored: Stored = serde_json::from_slice(&bytes)
-        .map_err(|_| anyhow::anyhow!("`{PATH}` on `{}` is not valid; restore it or remove it to generate new passwords", host.target.name))?;
+    let stored: Stored = serde_json::from_slice(&bytes).map_err(|_| {
+        anyhow::anyhow!(
+            "`{PATH}` on `{}` is not valid; restore it or remove it to generate new passwords",
+            host.target.name
+        )
+    })?;
     if stored.format != FORMAT {
-        anyhow::bail!("`{PATH}` on `{}` has format `{}`, and this wwctl reads `{FORMAT}`", host.target.name, stored.format);
+        anyhow::bail!(
+            "`{PATH}` on `{}` has format `{}`, and this wwctl reads `{FORMAT}`",
+            host.target.name,
+            stored.format
+        );
     }
     Ok(stored.passwords)
 }
@@ -45,10 +53,17 @@ pub async fn load(host: &Host) -> anyhow::Result<IndexMap<String, Secret>> {
 pub async fn store(host: &Host, passwords: &IndexMap<String, Secret>) -> anyhow::Result<()> {
     let stored = StoredRef {
         format: FORMAT,
-        passwords: passwords.iter().map(|(user, password)| (user.as_str(), password.expose())).collect(),
+        passwords: passwords
+            .iter()
+            .map(|(user, password)| (user.as_str(), password.expose()))
+            .collect(),
     };
     let bytes = Zeroizing::new(serde_json::to_vec_pretty(&stored)?);
-    let spec = FileSpec::new(PATH, Contents::Secret(Zeroizing::new(bytes.to_vec())), 0o600);
+    let spec = FileSpec::new(
+        PATH,
+        Contents::Secret(Zeroizing::new(bytes.to_vec())),
+        0o600,
+    );
     sync::sync(host, &[spec], None).await?;
     Ok(())
 }

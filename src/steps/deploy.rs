@@ -72,31 +72,59 @@ fn release_dir(app: &App, commit: &str) -> String {
 /// The commit a branch or tag of `repo` points at, resolved on `host`.
 async fn resolve_commit(host: &Host, repo: &str, git_ref: &str) -> anyhow::Result<String> {
     let output = host
-        .run(&Cmd::new(&["git", "ls-remote", "--exit-code", "--", repo, &format!("refs/heads/{git_ref}"), &format!("refs/tags/{git_ref}")]).timeout(Duration::from_secs(120)))
+        .run(
+            &Cmd::new(&[
+                "git",
+                "ls-remote",
+                "--exit-code",
+                "--",
+                repo,
+                &format!("refs/heads/{git_ref}"),
+                &format!("refs/tags/{git_ref}"),
+            ])
+            .timeout(Duration::from_secs(120)),
+        )
         .await
         .map_err(anyhow::Error::from)
-        .hint(format!("check that `{repo}` has a branch or tag `{git_ref}` and that `{}` can reach it", host.target.name))?;
+        .hint(format!(
+            "check that `{repo}` has a branch or tag `{git_ref}` and that `{}` can reach it",
+            host.target.name
+        ))?;
     let text = output.stdout_text();
-    let commit = text.split_whitespace().next().unwrap_or_default().to_string();
+    let commit = text
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string();
     if commit.len() != 40 || !commit.chars().all(|c| c.is_ascii_hexdigit()) {
-        anyhow::bail!("`git ls-remote {repo} {git_ref}` on `{}` gave no commit", host.target.name);
+        anyhow::bail!(
+            "`git ls-remote {repo} {git_ref}` on `{}` gave no commit",
+            host.target.name
+        );
     }
     Ok(commit)
 }
 
 /// The commit the app's symlink points at now, if any.
 async fn current_commit(host: &Host, app: &App) -> anyhow::Result<Option<String>> {
-    let output = host.run_unchecked(&Cmd::new(&["readlink", "--", &app.path])).await?;
+    let output = host
+        .run_unchecked(&Cmd::new(&["readlink", "--", &app.path]))
+        .await?;
     if !output.success() {
         return Ok(None);
     }
     let target = output.stdout_text().trim().to_string();
-    Ok(target.strip_prefix(&format!("{}/", releases_dir(app))).map(str::to_string))
+    Ok(target
+        .strip_prefix(&format!("{}/", releases_dir(app)))
+        .map(str::to_string))
 }
 
 async fn release_complete(host: &Host, release: &str) -> anyhow::Result<bool> {
     let marker = format!("{release}/{COMPLETE_MARKER}");
-    Ok(host.run_unchecked(&Cmd::new(&["test", "-f", &marker])).await?.success())
+    Ok(host
+        .run_unchecked(&Cmd::new(&["test", "-f", &marker]))
+        .await?
+        .success())
 }
 
 /// The apps that run on `droplet` (an app server runs them all).
@@ -122,7 +150,13 @@ async fn database_passwords(ctx: &StepContext<'_>, droplet: &Droplet) -> anyhow:
     let database = ctx
         .inventory()
         .database_droplet(&droplet.fleet, &droplet.env)
-        .ok_or_else(|| anyhow::anyhow!("fleet `{}` has no `{}` database server", droplet.fleet, droplet.env))?;
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "fleet `{}` has no `{}` database server",
+                droplet.fleet,
+                droplet.env
+            )
+        })?;
     let host = ctx.host(&database.name).await?;
     let stored = db_secrets::load(&host).await?;
 
@@ -130,7 +164,13 @@ async fn database_passwords(ctx: &StepContext<'_>, droplet: &Droplet) -> anyhow:
     for app in apps_on(ctx, droplet) {
         let password = stored
             .get(&app.database_user)
-            .ok_or_else(|| anyhow::anyhow!("`{}` has no password for database user `{}`", database.name, app.database_user))
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "`{}` has no password for database user `{}`",
+                    database.name,
+                    app.database_user
+                )
+            })
             .hint("run the configure-database step first; re-running the command does")?;
         secrets = secrets.with_database_password(app.database_user.clone(), password.clone());
     }
@@ -163,9 +203,16 @@ pub fn plan_offline(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
         let git_ref = git_ref(ctx, droplet)?;
         for app in apps_on(ctx, droplet) {
             changes.push(
-                Change::new(ChangeAction::Update, Some(name.clone()), format!("deploy `{}` from `{git_ref}` as `{}`", app.name, app.service))
-                    .detail(app.repo.clone())
-                    .unknown("commit"),
+                Change::new(
+                    ChangeAction::Update,
+                    Some(name.clone()),
+                    format!(
+                        "deploy `{}` from `{git_ref}` as `{}`",
+                        app.name, app.service
+                    ),
+                )
+                .detail(app.repo.clone())
+                .unknown("commit"),
             );
         }
     }
@@ -176,7 +223,12 @@ pub async fn plan(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
     let mut changes = Vec::new();
     for name in &ctx.step.targets {
         if ctx.address_of(name).await?.is_none() {
-            changes.extend(plan_offline(ctx)?.changes.into_iter().filter(|change| change.target.as_deref() == Some(name)));
+            changes.extend(
+                plan_offline(ctx)?
+                    .changes
+                    .into_iter()
+                    .filter(|change| change.target.as_deref() == Some(name)),
+            );
             continue;
         }
         let droplet = ctx.droplet(name)?;
@@ -187,13 +239,30 @@ pub async fn plan(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
             let current = current_commit(&host, app).await?;
             let short = |commit: &str| commit.chars().take(12).collect::<String>();
             let change = match &current {
-                Some(current) if *current == commit && services::is_active(&host, &app.service).await? => {
-                    Change::no_change(Some(name.clone()), format!("`{}` runs {} from `{git_ref}`", app.name, short(&commit)))
+                Some(current)
+                    if *current == commit && services::is_active(&host, &app.service).await? =>
+                {
+                    Change::no_change(
+                        Some(name.clone()),
+                        format!("`{}` runs {} from `{git_ref}`", app.name, short(&commit)),
+                    )
                 }
-                Some(current) => Change::new(ChangeAction::Update, Some(name.clone()), format!("deploy `{}` from `{git_ref}`", app.name))
-                    .detail(format!("commit: {} -> {}", short(current), short(&commit))),
-                None => Change::new(ChangeAction::Create, Some(name.clone()), format!("deploy `{}` from `{git_ref}`", app.name))
-                    .detail(format!("commit: {}", short(&commit))),
+                Some(current) => Change::new(
+                    ChangeAction::Update,
+                    Some(name.clone()),
+                    format!("deploy `{}` from `{git_ref}`", app.name),
+                )
+                .detail(format!(
+                    "commit: {} -> {}",
+                    short(current),
+                    short(&commit)
+                )),
+                None => Change::new(
+                    ChangeAction::Create,
+                    Some(name.clone()),
+                    format!("deploy `{}` from `{git_ref}`", app.name),
+                )
+                .detail(format!("commit: {}", short(&commit))),
             };
             changes.push(change);
         }
@@ -216,24 +285,49 @@ async fn deploy_host(ctx: &StepContext<'_>, name: &str) -> anyhow::Result<()> {
     let facts = configure::facts(ctx, &droplet.fleet).await?;
     let secrets = database_passwords(ctx, droplet).await?;
     let files = render::host_files(ctx.inventory(), &droplet.fleet, name, &facts, &secrets)?;
-    ensure_directories(&host, &render::host_directories(ctx.inventory(), &droplet.fleet, name)?).await?;
+    ensure_directories(
+        &host,
+        &render::host_directories(ctx.inventory(), &droplet.fleet, name)?,
+    )
+    .await?;
 
     for app in apps {
-        ctx.services.progress.message(&format!("{name}: deploying {}", app.name));
+        ctx.services
+            .progress
+            .message(&format!("{name}: deploying {}", app.name));
         let commit = deploy_app(ctx, &host, app, &git_ref, &files).await?;
-        ctx.record_output(&format!("{name}.{}.commit", app.name), serde_json::json!(commit))?;
+        ctx.record_output(
+            &format!("{name}.{}.commit", app.name),
+            serde_json::json!(commit),
+        )?;
     }
     Ok(())
 }
 
 /// Deploy one app; returns the commit now serving.
-async fn deploy_app(ctx: &StepContext<'_>, host: &Host, app: &App, git_ref: &str, files: &[RenderedFile]) -> anyhow::Result<String> {
+async fn deploy_app(
+    ctx: &StepContext<'_>,
+    host: &Host,
+    app: &App,
+    git_ref: &str,
+    files: &[RenderedFile],
+) -> anyhow::Result<String> {
     let commit = resolve_commit(host, &app.repo, git_ref).await?;
     let release = release_dir(app, &commit);
     let previous = current_commit(host, app).await?;
 
     if !release_complete(host, &release).await? {
-        let argv = ["sh", "-c", BUILD_SCRIPT, "sh", &release, &app.repo, &commit, git_ref, COMPLETE_MARKER];
+        let argv = [
+            "sh",
+            "-c",
+            BUILD_SCRIPT,
+            "sh",
+            &release,
+            &app.repo,
+            &commit,
+            git_ref,
+            COMPLETE_MARKER,
+        ];
         host.run(&Cmd::new(&argv).timeout(BUILD_TIMEOUT)).await?;
     }
 
@@ -246,8 +340,21 @@ async fn deploy_app(ctx: &StepContext<'_>, host: &Host, app: &App, git_ref: &str
 
     let switched = previous.as_deref() != Some(commit.as_str());
     if switched {
-        let manual_copy = format!("{}/manual-{}", releases_dir(app), ctx.services.clock.now().as_second());
-        host.run(&Cmd::new(&["sh", "-c", SWITCH_SCRIPT, "sh", &release, &app.path, &manual_copy])).await?;
+        let manual_copy = format!(
+            "{}/manual-{}",
+            releases_dir(app),
+            ctx.services.clock.now().as_second()
+        );
+        host.run(&Cmd::new(&[
+            "sh",
+            "-c",
+            SWITCH_SCRIPT,
+            "sh",
+            &release,
+            &app.path,
+            &manual_copy,
+        ]))
+        .await?;
     }
 
     let changed = switched || settings_report.changed() || unit_report.changed();
@@ -258,7 +365,15 @@ async fn deploy_app(ctx: &StepContext<'_>, host: &Host, app: &App, git_ref: &str
     }
     services::apply(host, &app.service, ServiceAction::Enable).await?;
 
-    let prune = ["sh", "-c", PRUNE_SCRIPT, "sh", &releases_dir(app), &KEEP_RELEASES.to_string(), &release];
+    let prune = [
+        "sh",
+        "-c",
+        PRUNE_SCRIPT,
+        "sh",
+        &releases_dir(app),
+        &KEEP_RELEASES.to_string(),
+        &release,
+    ];
     host.run(&Cmd::new(&prune)).await?;
     tracing::info!(host = %host.target.name, app = %app.name, %commit, changed, "app deployed");
     Ok(commit)
@@ -269,12 +384,28 @@ async fn deploy_app(ctx: &StepContext<'_>, host: &Host, app: &App, git_ref: &str
 async fn start_and_probe(host: &Host, app: &App) -> Result<(), RemoteError> {
     services::apply(host, &app.service, ServiceAction::Restart).await?;
     let url = format!("http://localhost{}", app.health_path);
-    let probe = Cmd::new(&["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", "--unix-socket", &app.socket, &url]);
+    let probe = Cmd::new(&[
+        "curl",
+        "-sS",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--max-time",
+        "5",
+        "--unix-socket",
+        &app.socket,
+        &url,
+    ]);
 
     let mut last = String::new();
     for _ in 0..START_ATTEMPTS {
         let output = host.run_unchecked(&probe).await?;
-        last = format!("{}{}", output.stdout_text().trim(), String::from_utf8_lossy(&output.stderr).trim());
+        last = format!(
+            "{}{}",
+            output.stdout_text().trim(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
         if output.success() && output.stdout_text().trim() == "200" {
             return Ok(());
         }
@@ -302,14 +433,31 @@ async fn roll_back(
     let restored = match previous {
         Some(previous) if previous != failed_commit => {
             let release = release_dir(app, previous);
-            let manual_copy = format!("{}/manual-{}", releases_dir(app), ctx.services.clock.now().as_second());
-            let switched = host.run(&Cmd::new(&["sh", "-c", SWITCH_SCRIPT, "sh", &release, &app.path, &manual_copy])).await;
+            let manual_copy = format!(
+                "{}/manual-{}",
+                releases_dir(app),
+                ctx.services.clock.now().as_second()
+            );
+            let switched = host
+                .run(&Cmd::new(&[
+                    "sh",
+                    "-c",
+                    SWITCH_SCRIPT,
+                    "sh",
+                    &release,
+                    &app.path,
+                    &manual_copy,
+                ]))
+                .await;
             let started = match switched {
                 Ok(_) => start_and_probe(host, app).await.is_ok(),
                 Err(_) => false,
             };
             if started {
-                format!("the previous release {} serves again", &previous[..previous.len().min(12)])
+                format!(
+                    "the previous release {} serves again",
+                    &previous[..previous.len().min(12)]
+                )
             } else {
                 "the previous release did not start either".to_string()
             }
@@ -331,11 +479,22 @@ async fn log_tail(host: &Host, app: &App) -> String {
     let mut text = String::new();
     for argv in [
         vec!["tail", "-n", LOG_TAIL_LINES, error_log.as_str()],
-        vec!["journalctl", "--no-pager", "-n", LOG_TAIL_LINES, "-u", app.service.as_str()],
+        vec![
+            "journalctl",
+            "--no-pager",
+            "-n",
+            LOG_TAIL_LINES,
+            "-u",
+            app.service.as_str(),
+        ],
         vec!["systemctl", "status", app.service.as_str()],
     ] {
         if let Ok(output) = host.run_unchecked(&Cmd::new(&argv)).await {
-            let body = format!("{}{}", output.stdout_text(), String::from_utf8_lossy(&output.stderr));
+            let body = format!(
+                "{}{}",
+                output.stdout_text(),
+                String::from_utf8_lossy(&output.stderr)
+            );
             if !body.trim().is_empty() && !body.contains("No journal files were found") {
                 text.push_str(&format!("$ {}\n{}\n", argv.join(" "), body.trim_end()));
             }

@@ -51,7 +51,11 @@ impl Managed<'_> {
     }
 
     fn record_type(&self) -> RecordType {
-        if self.record.record_type == "AAAA" { RecordType::AAAA } else { RecordType::A }
+        if self.record.record_type == "AAAA" {
+            RecordType::AAAA
+        } else {
+            RecordType::A
+        }
     }
 }
 
@@ -61,7 +65,9 @@ pub fn managed<'a>(ctx: &'a StepContext<'_>) -> anyhow::Result<Vec<Managed<'a>>>
     let mut found = Vec::new();
     for target in &ctx.step.targets {
         let droplet = ctx.droplet(target)?;
-        let is_entry = inventory.entry_droplet(&droplet.fleet, &droplet.env).is_some_and(|entry| entry.name == droplet.name);
+        let is_entry = inventory
+            .entry_droplet(&droplet.fleet, &droplet.env)
+            .is_some_and(|entry| entry.name == droplet.name);
         for zone in inventory.dns.zones.values() {
             for record in &zone.records {
                 let follows = match &record.target {
@@ -82,7 +88,10 @@ pub fn managed<'a>(ctx: &'a StepContext<'_>) -> anyhow::Result<Vec<Managed<'a>>>
 }
 
 /// The record of `managed`'s type and name as the API has it now.
-async fn current(cloud: &CloudClient, managed: &Managed<'_>) -> anyhow::Result<Option<DomainRecord>> {
+async fn current(
+    cloud: &CloudClient,
+    managed: &Managed<'_>,
+) -> anyhow::Result<Option<DomainRecord>> {
     if cloud.domain(&managed.zone.name).await?.is_none() {
         return Ok(None);
     }
@@ -111,7 +120,12 @@ fn switched_key(managed: &Managed<'_>) -> String {
 }
 
 fn scaled(ctx: &StepContext<'_>, seconds: u32) -> SignedDuration {
-    SignedDuration::try_from(ctx.services.clock.scaled(Duration::from_secs(u64::from(seconds)))).unwrap_or(SignedDuration::MAX)
+    SignedDuration::try_from(
+        ctx.services
+            .clock
+            .scaled(Duration::from_secs(u64::from(seconds))),
+    )
+    .unwrap_or(SignedDuration::MAX)
 }
 
 // ---------------------------------------------------------------- lower TTL
@@ -121,13 +135,20 @@ pub fn plan_lower_offline(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
     for managed in managed(ctx)? {
         let cutover = managed.zone.cutover_ttl;
         plan.changes.push(
-            Change::new(ChangeAction::Update, Some(format!("{} {}", managed.record.record_type, managed.fqdn())), "lower the TTL before the move")
-                .detail(format!("ttl: {} -> {cutover}", managed.normal_ttl())),
+            Change::new(
+                ChangeAction::Update,
+                Some(format!("{} {}", managed.record.record_type, managed.fqdn())),
+                "lower the TTL before the move",
+            )
+            .detail(format!("ttl: {} -> {cutover}", managed.normal_ttl())),
         );
         plan.changes.push(Change::new(
             ChangeAction::Wait,
             Some(managed.fqdn()),
-            format!("wait {}s, the old TTL, before the switch", managed.normal_ttl()),
+            format!(
+                "wait {}s, the old TTL, before the switch",
+                managed.normal_ttl()
+            ),
         ));
     }
     Ok(plan)
@@ -140,19 +161,27 @@ pub async fn plan_lower(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
         let wanted = ctx.address_of(&managed.droplet).await?;
         let label = format!("{} {}", managed.record.record_type, managed.fqdn());
         match current(&cloud, &managed).await? {
-            None => plan.changes.push(Change::no_change(Some(label), "no record yet; the switch creates it")),
-            Some(record) if wanted.is_some() && record.data == wanted => {
-                plan.changes.push(Change::no_change(Some(label), "already points at its target"))
-            }
+            None => plan.changes.push(Change::no_change(
+                Some(label),
+                "no record yet; the switch creates it",
+            )),
+            Some(record) if wanted.is_some() && record.data == wanted => plan.changes.push(
+                Change::no_change(Some(label), "already points at its target"),
+            ),
             Some(record) => {
                 let ttl = record.ttl.unwrap_or(managed.normal_ttl());
                 if ttl <= managed.zone.cutover_ttl {
-                    plan.changes.push(Change::no_change(Some(label), format!("TTL already {ttl}")));
+                    plan.changes
+                        .push(Change::no_change(Some(label), format!("TTL already {ttl}")));
                     continue;
                 }
                 plan.changes.push(
-                    Change::new(ChangeAction::Update, Some(label), "lower the TTL before the move")
-                        .detail(format!("ttl: {ttl} -> {}", managed.zone.cutover_ttl)),
+                    Change::new(
+                        ChangeAction::Update,
+                        Some(label),
+                        "lower the TTL before the move",
+                    )
+                    .detail(format!("ttl: {ttl} -> {}", managed.zone.cutover_ttl)),
                 );
                 plan.changes.push(Change::new(
                     ChangeAction::Wait,
@@ -168,7 +197,9 @@ pub async fn plan_lower(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
 pub async fn apply_lower(ctx: &StepContext<'_>) -> anyhow::Result<()> {
     let cloud = ctx.services.cloud().await?;
     for managed in managed(ctx)? {
-        let Some(record) = current(&cloud, &managed).await? else { continue };
+        let Some(record) = current(&cloud, &managed).await? else {
+            continue;
+        };
         let wanted = ctx.address_of(&managed.droplet).await?;
         if wanted.is_some() && record.data == wanted {
             continue;
@@ -181,14 +212,19 @@ pub async fn apply_lower(ctx: &StepContext<'_>) -> anyhow::Result<()> {
         // Journal the old TTL before lowering it, so a resumed run still
         // knows how long resolvers may cache the old answer.
         if ctx.own_output(&lowered_key(&managed)).is_none() {
-            ctx.record_output(&lowered_key(&managed), serde_json::json!({"old_ttl": ttl, "at": ctx.services.clock.now().to_string()}))?;
+            ctx.record_output(
+                &lowered_key(&managed),
+                serde_json::json!({"old_ttl": ttl, "at": ctx.services.clock.now().to_string()}),
+            )?;
         }
         let patch = RecordPatch {
             kind: managed.record_type(),
             data: None,
             ttl: Some(managed.zone.cutover_ttl),
         };
-        cloud.patch_record(&managed.zone.name, record.id, &patch).await?;
+        cloud
+            .patch_record(&managed.zone.name, record.id, &patch)
+            .await?;
         tracing::info!(record = %managed.fqdn(), from = ttl, to = managed.zone.cutover_ttl, "TTL lowered");
     }
     Ok(())
@@ -208,12 +244,18 @@ pub fn plan_switch_offline(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
     let mut plan = StepPlan::default();
     for managed in managed(ctx)? {
         plan.changes.push(
-            Change::new(ChangeAction::Update, Some(format!("{} {}", managed.record.record_type, managed.fqdn())), format!("point at `{}`", managed.droplet))
-                .detail(format!("data: (current) -> {KNOWN_AFTER_APPLY}"))
-                .unknown("address"),
+            Change::new(
+                ChangeAction::Update,
+                Some(format!("{} {}", managed.record.record_type, managed.fqdn())),
+                format!("point at `{}`", managed.droplet),
+            )
+            .detail(format!("data: (current) -> {KNOWN_AFTER_APPLY}"))
+            .unknown("address"),
         );
     }
-    plan.notes.push("every site is checked over HTTPS on the new address right before the switch".to_string());
+    plan.notes.push(
+        "every site is checked over HTTPS on the new address right before the switch".to_string(),
+    );
     Ok(plan)
 }
 
@@ -223,18 +265,32 @@ pub async fn plan_switch(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
     for managed in managed(ctx)? {
         let wanted = ctx.address_of(&managed.droplet).await?;
         let label = format!("{} {}", managed.record.record_type, managed.fqdn());
-        let shown = wanted.clone().unwrap_or_else(|| KNOWN_AFTER_APPLY.to_string());
+        let shown = wanted
+            .clone()
+            .unwrap_or_else(|| KNOWN_AFTER_APPLY.to_string());
         match current(&cloud, &managed).await? {
             Some(record) if wanted.is_some() && record.data == wanted => {
-                plan.changes.push(Change::no_change(Some(label), format!("points at {shown}")));
+                plan.changes
+                    .push(Change::no_change(Some(label), format!("points at {shown}")));
             }
             Some(record) => plan.changes.push(
-                Change::new(ChangeAction::Update, Some(label), format!("point at `{}`", managed.droplet))
-                    .detail(format!("data: {} -> {shown}", record.data.unwrap_or_default())),
+                Change::new(
+                    ChangeAction::Update,
+                    Some(label),
+                    format!("point at `{}`", managed.droplet),
+                )
+                .detail(format!(
+                    "data: {} -> {shown}",
+                    record.data.unwrap_or_default()
+                )),
             ),
             None => plan.changes.push(
-                Change::new(ChangeAction::Create, Some(label), format!("create, pointing at `{}`", managed.droplet))
-                    .detail(format!("data: {shown}, ttl {}", managed.normal_ttl())),
+                Change::new(
+                    ChangeAction::Create,
+                    Some(label),
+                    format!("create, pointing at `{}`", managed.droplet),
+                )
+                .detail(format!("data: {shown}, ttl {}", managed.normal_ttl())),
             ),
         }
     }
@@ -247,12 +303,18 @@ pub async fn apply_switch(ctx: &StepContext<'_>) -> anyhow::Result<()> {
 
     let mut moving = Vec::new();
     for managed in &all {
-        let wanted = ctx
-            .address_of(&managed.droplet)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("droplet `{}` has no recorded address to point `{}` at", managed.droplet, managed.fqdn()))?;
+        let wanted = ctx.address_of(&managed.droplet).await?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "droplet `{}` has no recorded address to point `{}` at",
+                managed.droplet,
+                managed.fqdn()
+            )
+        })?;
         let record = current(&cloud, managed).await?;
-        if record.as_ref().is_some_and(|record| record.data.as_deref() == Some(wanted.as_str())) {
+        if record
+            .as_ref()
+            .is_some_and(|record| record.data.as_deref() == Some(wanted.as_str()))
+        {
             continue;
         }
         moving.push((managed, wanted, record));
@@ -272,12 +334,24 @@ pub async fn apply_switch(ctx: &StepContext<'_>) -> anyhow::Result<()> {
 
     wait_for_old_ttls(ctx, &moving).await;
 
-    for zone in moving.iter().map(|(managed, _, _)| managed.zone.name.clone()).collect::<std::collections::BTreeSet<_>>() {
+    for zone in moving
+        .iter()
+        .map(|(managed, _, _)| managed.zone.name.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
         cloud.ensure_domain(&zone).await?;
     }
     for (managed, wanted, record) in &moving {
-        let ttl = record.as_ref().and_then(|record| record.ttl).unwrap_or(managed.normal_ttl());
-        let spec = RecordSpec::new(managed.record_type(), managed.record.name.clone(), wanted.clone(), ttl);
+        let ttl = record
+            .as_ref()
+            .and_then(|record| record.ttl)
+            .unwrap_or(managed.normal_ttl());
+        let spec = RecordSpec::new(
+            managed.record_type(),
+            managed.record.name.clone(),
+            wanted.clone(),
+            ttl,
+        );
         let previous = record.as_ref().and_then(|record| record.data.clone());
         cloud.upsert_record(&managed.zone.name, &spec).await?;
         ctx.record_output(
@@ -289,17 +363,24 @@ pub async fn apply_switch(ctx: &StepContext<'_>) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_old_ttls(ctx: &StepContext<'_>, moving: &[(&Managed<'_>, String, Option<DomainRecord>)]) {
-    let latest = moving.iter().filter_map(|(managed, _, _)| ready_to_switch_at(ctx, managed)).max();
+async fn wait_for_old_ttls(
+    ctx: &StepContext<'_>,
+    moving: &[(&Managed<'_>, String, Option<DomainRecord>)],
+) {
+    let latest = moving
+        .iter()
+        .filter_map(|(managed, _, _)| ready_to_switch_at(ctx, managed))
+        .max();
     let Some(until) = latest else { return };
     let now = ctx.services.clock.now();
     if until <= now {
         return;
     }
     let remaining = Duration::try_from(until.duration_since(now)).unwrap_or_default();
-    ctx.services
-        .progress
-        .message(&format!("waiting {}s until resolvers dropped the old TTL (until {until})", remaining.as_secs()));
+    ctx.services.progress.message(&format!(
+        "waiting {}s until resolvers dropped the old TTL (until {until})",
+        remaining.as_secs()
+    ));
     // The wait is already scaled: sleep the real remaining time.
     tokio::time::sleep(remaining).await;
 }
@@ -309,14 +390,22 @@ async fn wait_for_old_ttls(ctx: &StepContext<'_>, moving: &[(&Managed<'_>, Strin
 pub fn plan_verify_offline(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
     let names: Vec<String> = managed(ctx)?.iter().map(Managed::fqdn).collect();
     Ok(StepPlan::with_changes(vec![
-        Change::new(ChangeAction::Check, None, "query every authoritative nameserver until it answers the new address")
-            .detail(names.join(", "))
-            .detail(format!("for up to {}s", VERIFY_TIMEOUT.as_secs())),
+        Change::new(
+            ChangeAction::Check,
+            None,
+            "query every authoritative nameserver until it answers the new address",
+        )
+        .detail(names.join(", "))
+        .detail(format!("for up to {}s", VERIFY_TIMEOUT.as_secs())),
     ]))
 }
 
 /// The nameservers to ask: `--dns-server`, or the zone's NS records.
-async fn nameservers(ctx: &StepContext<'_>, cloud: &CloudClient, zone: &str) -> anyhow::Result<Vec<SocketAddr>> {
+async fn nameservers(
+    ctx: &StepContext<'_>,
+    cloud: &CloudClient,
+    zone: &str,
+) -> anyhow::Result<Vec<SocketAddr>> {
     if let Some(server) = &ctx.services.global.dns_server {
         return Ok(vec![dns_query::resolve_server(server, 53).await?]);
     }
@@ -341,20 +430,29 @@ pub async fn apply_verify(ctx: &StepContext<'_>) -> anyhow::Result<()> {
     let deadline = ctx.services.clock.deadline(VERIFY_TIMEOUT);
 
     for managed in managed(ctx)? {
-        let wanted = ctx
-            .address_of(&managed.droplet)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("droplet `{}` has no recorded address", managed.droplet))?;
+        let wanted = ctx.address_of(&managed.droplet).await?.ok_or_else(|| {
+            anyhow::anyhow!("droplet `{}` has no recorded address", managed.droplet)
+        })?;
         let record = current(&cloud, &managed).await?;
         if record.and_then(|record| record.data).as_deref() != Some(wanted.as_str()) {
-            anyhow::bail!("the API does not show `{}` pointing at {wanted}; run the switch again", managed.fqdn());
+            anyhow::bail!(
+                "the API does not show `{}` pointing at {wanted}; run the switch again",
+                managed.fqdn()
+            );
         }
 
         for server in nameservers(ctx, &cloud, &managed.zone.name).await? {
             loop {
                 let answer = dns_query::query_a(server, &managed.fqdn(), QUERY_TIMEOUT).await;
                 let last = match &answer {
-                    Ok(answer) if answer.addresses.iter().any(|address| address.to_string() == wanted) => break,
+                    Ok(answer)
+                        if answer
+                            .addresses
+                            .iter()
+                            .any(|address| address.to_string() == wanted) =>
+                    {
+                        break;
+                    }
                     Ok(answer) => format!("{:?}", answer.addresses),
                     Err(error) => error.to_string(),
                 };
@@ -368,7 +466,10 @@ pub async fn apply_verify(ctx: &StepContext<'_>) -> anyhow::Result<()> {
                 ctx.services.clock.sleep(VERIFY_POLL).await;
             }
         }
-        ctx.record_output(&format!("verified.{}", managed.fqdn()), serde_json::json!(wanted))?;
+        ctx.record_output(
+            &format!("verified.{}", managed.fqdn()),
+            serde_json::json!(wanted),
+        )?;
     }
     Ok(())
 }
@@ -379,8 +480,16 @@ pub fn plan_restore_offline(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
     let mut plan = StepPlan::default();
     for managed in managed(ctx)? {
         plan.changes.push(
-            Change::new(ChangeAction::Update, Some(format!("{} {}", managed.record.record_type, managed.fqdn())), "restore the normal TTL")
-                .detail(format!("ttl: {} -> {}", managed.zone.cutover_ttl, managed.normal_ttl())),
+            Change::new(
+                ChangeAction::Update,
+                Some(format!("{} {}", managed.record.record_type, managed.fqdn())),
+                "restore the normal TTL",
+            )
+            .detail(format!(
+                "ttl: {} -> {}",
+                managed.zone.cutover_ttl,
+                managed.normal_ttl()
+            )),
         );
     }
     Ok(plan)
@@ -391,14 +500,25 @@ pub async fn plan_restore(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
     let mut plan = StepPlan::default();
     for managed in managed(ctx)? {
         let label = format!("{} {}", managed.record.record_type, managed.fqdn());
-        match current(&cloud, &managed).await?.and_then(|record| record.ttl) {
-            Some(ttl) if ttl == managed.normal_ttl() => plan.changes.push(Change::no_change(Some(label), format!("TTL {ttl}"))),
+        match current(&cloud, &managed)
+            .await?
+            .and_then(|record| record.ttl)
+        {
+            Some(ttl) if ttl == managed.normal_ttl() => plan
+                .changes
+                .push(Change::no_change(Some(label), format!("TTL {ttl}"))),
             Some(ttl) => plan.changes.push(
-                Change::new(ChangeAction::Update, Some(label), "restore the normal TTL").detail(format!("ttl: {ttl} -> {}", managed.normal_ttl())),
+                Change::new(ChangeAction::Update, Some(label), "restore the normal TTL")
+                    .detail(format!("ttl: {ttl} -> {}", managed.normal_ttl())),
             ),
             None => plan.changes.push(
-                Change::new(ChangeAction::Update, Some(label), "restore the normal TTL")
-                    .detail(format!("ttl: {} -> {}", managed.zone.cutover_ttl, managed.normal_ttl())),
+                Change::new(ChangeAction::Update, Some(label), "restore the normal TTL").detail(
+                    format!(
+                        "ttl: {} -> {}",
+                        managed.zone.cutover_ttl,
+                        managed.normal_ttl()
+                    ),
+                ),
             ),
         }
     }
@@ -410,25 +530,52 @@ pub async fn apply_restore(ctx: &StepContext<'_>) -> anyhow::Result<()> {
     let resources = ctx.services.resources().await?;
 
     for managed in managed(ctx)? {
-        let Some(record) = current(&cloud, &managed).await? else { continue };
+        let Some(record) = current(&cloud, &managed).await? else {
+            continue;
+        };
         if record.ttl != Some(managed.normal_ttl()) {
             let patch = RecordPatch {
                 kind: managed.record_type(),
                 data: None,
                 ttl: Some(managed.normal_ttl()),
             };
-            cloud.patch_record(&managed.zone.name, record.id, &patch).await?;
+            cloud
+                .patch_record(&managed.zone.name, record.id, &patch)
+                .await?;
         }
 
-        let Some(switched) = ctx.output_of_kind("dns.switch", &switched_key(&managed)) else { continue };
-        let Some(from) = switched.get("from").and_then(|from| from.as_str()).map(str::to_string) else { continue };
-        let at: Timestamp = switched.get("at").and_then(|at| at.as_str()).and_then(|at| at.parse().ok()).unwrap_or(ctx.services.clock.now());
-        let ttl = switched.get("ttl").and_then(|ttl| ttl.as_u64()).and_then(|ttl| u32::try_from(ttl).ok()).unwrap_or(managed.normal_ttl());
-        let margin = SignedDuration::try_from(ctx.services.clock.scaled(managed.zone.drain_margin)).unwrap_or(SignedDuration::MAX);
-        let until = at.checked_add(scaled(ctx, ttl)).ok().and_then(|time| time.checked_add(margin).ok()).unwrap_or(Timestamp::MAX);
+        let Some(switched) = ctx.output_of_kind("dns.switch", &switched_key(&managed)) else {
+            continue;
+        };
+        let Some(from) = switched
+            .get("from")
+            .and_then(|from| from.as_str())
+            .map(str::to_string)
+        else {
+            continue;
+        };
+        let at: Timestamp = switched
+            .get("at")
+            .and_then(|at| at.as_str())
+            .and_then(|at| at.parse().ok())
+            .unwrap_or(ctx.services.clock.now());
+        let ttl = switched
+            .get("ttl")
+            .and_then(|ttl| ttl.as_u64())
+            .and_then(|ttl| u32::try_from(ttl).ok())
+            .unwrap_or(managed.normal_ttl());
+        let margin = SignedDuration::try_from(ctx.services.clock.scaled(managed.zone.drain_margin))
+            .unwrap_or(SignedDuration::MAX);
+        let until = at
+            .checked_add(scaled(ctx, ttl))
+            .ok()
+            .and_then(|time| time.checked_add(margin).ok())
+            .unwrap_or(Timestamp::MAX);
 
         resources.update(|registry| {
-            registry.drains.retain(|drain| !(drain.name == managed.fqdn() && drain.address == from));
+            registry
+                .drains
+                .retain(|drain| !(drain.name == managed.fqdn() && drain.address == from));
             registry.drains.push(Drain {
                 name: managed.fqdn(),
                 address: from.clone(),
@@ -436,10 +583,14 @@ pub async fn apply_restore(ctx: &StepContext<'_>) -> anyhow::Result<()> {
                 run_id: ctx.run_id.to_string(),
             });
         })?;
-        ctx.record_output(&format!("drain_until.{}", managed.fqdn()), serde_json::json!(until.to_string()))?;
-        ctx.services
-            .progress
-            .println(&format!("{} moved off {from}; that server may be turned off after {until}", managed.fqdn()));
+        ctx.record_output(
+            &format!("drain_until.{}", managed.fqdn()),
+            serde_json::json!(until.to_string()),
+        )?;
+        ctx.services.progress.println(&format!(
+            "{} moved off {from}; that server may be turned off after {until}",
+            managed.fqdn()
+        ));
     }
     Ok(())
 }

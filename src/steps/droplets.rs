@@ -44,7 +44,10 @@ pub fn run_tag(run_id: &str) -> String {
 }
 
 fn describe(droplet: &Droplet) -> String {
-    format!("{} in {}, image {}", droplet.size, droplet.region, droplet.image)
+    format!(
+        "{} in {}, image {}",
+        droplet.size, droplet.region, droplet.image
+    )
 }
 
 pub fn plan_offline(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
@@ -52,12 +55,20 @@ pub fn plan_offline(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
     for name in &ctx.step.targets {
         let droplet = ctx.droplet(name)?;
         let change = match droplet.adopt_id {
-            Some(id) => Change::new(ChangeAction::Create, Some(name.clone()), format!("adopt existing droplet {id}"))
-                .unknown("public IPv4"),
-            None => Change::new(ChangeAction::Create, Some(name.clone()), format!("create droplet ({})", describe(droplet)))
-                .detail(format!("tags: {}", ownership_tags(droplet).join(", ")))
-                .unknown("id")
-                .unknown("public IPv4"),
+            Some(id) => Change::new(
+                ChangeAction::Create,
+                Some(name.clone()),
+                format!("adopt existing droplet {id}"),
+            )
+            .unknown("public IPv4"),
+            None => Change::new(
+                ChangeAction::Create,
+                Some(name.clone()),
+                format!("create droplet ({})", describe(droplet)),
+            )
+            .detail(format!("tags: {}", ownership_tags(droplet).join(", ")))
+            .unknown("id")
+            .unknown("public IPv4"),
         };
         changes.push(change);
     }
@@ -74,8 +85,13 @@ pub async fn plan(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
         if let Some(owned) = resources.droplet(name) {
             match cloud.droplet(owned.id).await {
                 Ok(found) => {
-                    let address = found.public_ipv4().map_or("no address yet".to_string(), |ip| ip.to_string());
-                    plan.changes.push(Change::no_change(Some(name.clone()), format!("droplet {} exists ({address})", owned.id)));
+                    let address = found
+                        .public_ipv4()
+                        .map_or("no address yet".to_string(), |ip| ip.to_string());
+                    plan.changes.push(Change::no_change(
+                        Some(name.clone()),
+                        format!("droplet {} exists ({address})", owned.id),
+                    ));
                     continue;
                 }
                 Err(error) if error.is_not_found() => {
@@ -100,10 +116,18 @@ pub async fn plan(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
 
 fn plan_offline_one(droplet: &Droplet) -> Option<Change> {
     let change = match droplet.adopt_id {
-        Some(id) => Change::new(ChangeAction::Create, Some(droplet.name.clone()), format!("adopt existing droplet {id}")),
-        None => Change::new(ChangeAction::Create, Some(droplet.name.clone()), format!("create droplet ({})", describe(droplet)))
-            .detail(format!("tags: {}", ownership_tags(droplet).join(", ")))
-            .unknown("id"),
+        Some(id) => Change::new(
+            ChangeAction::Create,
+            Some(droplet.name.clone()),
+            format!("adopt existing droplet {id}"),
+        ),
+        None => Change::new(
+            ChangeAction::Create,
+            Some(droplet.name.clone()),
+            format!("create droplet ({})", describe(droplet)),
+        )
+        .detail(format!("tags: {}", ownership_tags(droplet).join(", ")))
+        .unknown("id"),
     };
     Some(change.unknown("public IPv4"))
 }
@@ -121,7 +145,10 @@ pub async fn apply_create(ctx: &StepContext<'_>) -> anyhow::Result<()> {
 
 /// Ids of the account SSH keys the inventory names, for root's
 /// `authorized_keys` on new droplets.
-async fn account_key_ids(ctx: &StepContext<'_>, cloud: &CloudClient) -> anyhow::Result<Vec<String>> {
+async fn account_key_ids(
+    ctx: &StepContext<'_>,
+    cloud: &CloudClient,
+) -> anyhow::Result<Vec<String>> {
     let keys = cloud.ssh_keys().await?;
     let mut ids = Vec::new();
     for wanted in &ctx.inventory().project.ssh_keys {
@@ -129,19 +156,30 @@ async fn account_key_ids(ctx: &StepContext<'_>, cloud: &CloudClient) -> anyhow::
             Some(key) => ids.push(key.id.to_string()),
             None => {
                 let names: Vec<&str> = keys.iter().map(|key| key.name.as_str()).collect();
-                return Err(UserError::usage(format!("SSH key `{wanted}` is not on the DigitalOcean account"))
-                    .with_hint(format!(
-                        "add it in the control panel or set `project/ssh_keys` to existing keys ({})",
-                        if names.is_empty() { "the account has none".to_string() } else { names.join(", ") }
-                    ))
-                    .into());
+                return Err(UserError::usage(format!(
+                    "SSH key `{wanted}` is not on the DigitalOcean account"
+                ))
+                .with_hint(format!(
+                    "add it in the control panel or set `project/ssh_keys` to existing keys ({})",
+                    if names.is_empty() {
+                        "the account has none".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                ))
+                .into());
             }
         }
     }
     Ok(ids)
 }
 
-async fn create_one(ctx: &StepContext<'_>, cloud: &CloudClient, name: &str, ssh_key_ids: &[String]) -> anyhow::Result<()> {
+async fn create_one(
+    ctx: &StepContext<'_>,
+    cloud: &CloudClient,
+    name: &str,
+    ssh_key_ids: &[String],
+) -> anyhow::Result<()> {
     let droplet = ctx.droplet(name)?;
     let resources = ctx.services.resources().await?;
 
@@ -152,7 +190,11 @@ async fn create_one(ctx: &StepContext<'_>, cloud: &CloudClient, name: &str, ssh_
                 return Ok(());
             }
             Err(error) if error.is_not_found() => {
-                tracing::warn!(droplet = name, id = owned.id, "recorded droplet no longer exists; creating a new one");
+                tracing::warn!(
+                    droplet = name,
+                    id = owned.id,
+                    "recorded droplet no longer exists; creating a new one"
+                );
             }
             Err(error) => return Err(error.into()),
         }
@@ -207,7 +249,12 @@ async fn create_one(ctx: &StepContext<'_>, cloud: &CloudClient, name: &str, ssh_
     if let Some(action) = created.create_action_id {
         ctx.record_output(&format!("{name}.create_action"), serde_json::json!(action))?;
     }
-    tracing::info!(droplet = name, id, adopted = created.adopted, "droplet created");
+    tracing::info!(
+        droplet = name,
+        id,
+        adopted = created.adopted,
+        "droplet created"
+    );
     Ok(())
 }
 
@@ -217,23 +264,41 @@ fn droplet_spec(
     ssh_key_ids: &[String],
     key_pair: Option<&HostKeyPair>,
 ) -> anyhow::Result<DropletSpec> {
-    let mut spec = DropletSpec::new(&droplet.name, &droplet.region, &droplet.size, ImageRef::Slug(droplet.image.clone()));
+    let mut spec = DropletSpec::new(
+        &droplet.name,
+        &droplet.region,
+        &droplet.size,
+        ImageRef::Slug(droplet.image.clone()),
+    );
     spec.ssh_keys = ssh_key_ids.to_vec();
     spec.tags = ownership_tags(droplet);
     spec.monitoring = true;
     if let Some(pair) = key_pair {
-        spec.user_data = Some(user_data::render(ctx.inventory(), droplet, pair)?.expose().to_string());
+        spec.user_data = Some(
+            user_data::render(ctx.inventory(), droplet, pair)?
+                .expose()
+                .to_string(),
+        );
     }
     Ok(spec)
 }
 
 /// Take ownership of an existing droplet named in the inventory by id; its
 /// host keys come from the inventory.
-async fn adopt(ctx: &StepContext<'_>, cloud: &CloudClient, droplet: &Droplet, id: u64) -> anyhow::Result<()> {
-    let found = cloud.droplet(id).await.map_err(anyhow::Error::from).hint(format!(
-        "check `id: {id}` of droplet `{}` in the inventory",
-        droplet.name
-    ))?;
+async fn adopt(
+    ctx: &StepContext<'_>,
+    cloud: &CloudClient,
+    droplet: &Droplet,
+    id: u64,
+) -> anyhow::Result<()> {
+    let found = cloud
+        .droplet(id)
+        .await
+        .map_err(anyhow::Error::from)
+        .hint(format!(
+            "check `id: {id}` of droplet `{}` in the inventory",
+            droplet.name
+        ))?;
     if !found.name.eq_ignore_ascii_case(&droplet.name) {
         return Err(UserError::refused(format!(
             "droplet {id} is named `{}`, not `{}`; wwctl adopts a droplet only when both agree",
@@ -243,9 +308,15 @@ async fn adopt(ctx: &StepContext<'_>, cloud: &CloudClient, droplet: &Droplet, id
         .into());
     }
     if droplet.host_keys.is_empty() {
-        return Err(UserError::usage(format!("adopted droplet `{}` has no `host_keys` in the inventory", droplet.name))
-            .with_hint(format!("add its public host keys, or pin them with `wwctl hosts trust {}`", droplet.name))
-            .into());
+        return Err(UserError::usage(format!(
+            "adopted droplet `{}` has no `host_keys` in the inventory",
+            droplet.name
+        ))
+        .with_hint(format!(
+            "add its public host keys, or pin them with `wwctl hosts trust {}`",
+            droplet.name
+        ))
+        .into());
     }
 
     let resources = ctx.services.resources().await?;
@@ -277,8 +348,16 @@ pub fn plan_wait_offline(ctx: &StepContext<'_>) -> StepPlan {
         .targets
         .iter()
         .map(|name| {
-            Change::new(ChangeAction::Wait, Some(name.clone()), "wait until active with a public IPv4")
-                .detail(format!("poll every {}s for up to {}s", cloud.poll_interval.as_secs(), cloud.ready_timeout.as_secs()))
+            Change::new(
+                ChangeAction::Wait,
+                Some(name.clone()),
+                "wait until active with a public IPv4",
+            )
+            .detail(format!(
+                "poll every {}s for up to {}s",
+                cloud.poll_interval.as_secs(),
+                cloud.ready_timeout.as_secs()
+            ))
         })
         .collect();
     StepPlan::with_changes(changes)
@@ -289,7 +368,10 @@ pub async fn plan_wait(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
     let mut plan = plan_wait_offline(ctx);
     for change in &mut plan.changes {
         let name = change.target.clone().unwrap_or_default();
-        if let Some(address) = resources.droplet(&name).and_then(|owned| owned.address.clone()) {
+        if let Some(address) = resources
+            .droplet(&name)
+            .and_then(|owned| owned.address.clone())
+        {
             *change = Change::no_change(Some(name), format!("ready at {address}"));
         }
     }
@@ -318,9 +400,15 @@ async fn wait_one(ctx: &StepContext<'_>, cloud: &CloudClient, name: &str) -> any
         .output_of_kind("droplets.create", &format!("{name}.create_action"))
         .and_then(|value| value.as_u64());
     let settings = &ctx.inventory().cloud;
-    ctx.services.progress.message(&format!("{name}: waiting for droplet {} to boot", owned.id));
+    ctx.services
+        .progress
+        .message(&format!("{name}: waiting for droplet {} to boot", owned.id));
     let ready = cloud
-        .wait_until_ready(owned.id, create_action, PollSettings::new(settings.poll_interval, settings.ready_timeout))
+        .wait_until_ready(
+            owned.id,
+            create_action,
+            PollSettings::new(settings.poll_interval, settings.ready_timeout),
+        )
         .await?;
     let address = ready.public_ipv4.to_string();
 

@@ -45,25 +45,46 @@ pub async fn requests_for(ctx: &StepContext<'_>, name: &str) -> anyhow::Result<V
 pub async fn gate(ctx: &StepContext<'_>, name: &str) -> anyhow::Result<Vec<SiteResponse>> {
     let mut responses = Vec::new();
     for request in requests_for(ctx, name).await? {
-        responses.push(health::check(&request, ctx.services.global.ca_file.as_deref(), REQUEST_TIMEOUT).await?);
+        responses.push(
+            health::check(
+                &request,
+                ctx.services.global.ca_file.as_deref(),
+                REQUEST_TIMEOUT,
+            )
+            .await?,
+        );
     }
 
-    let failed: Vec<&SiteResponse> = responses.iter().filter(|response| !response.passed).collect();
+    let failed: Vec<&SiteResponse> = responses
+        .iter()
+        .filter(|response| !response.passed)
+        .collect();
     if failed.is_empty() {
         return Ok(responses);
     }
     let mut lines = Vec::new();
     for response in failed {
-        let status = response.status.map_or("no answer".to_string(), |status| status.to_string());
+        let status = response
+            .status
+            .map_or("no answer".to_string(), |status| status.to_string());
         let problem = response.problem.clone().unwrap_or_default();
-        lines.push(format!("{} ({}): {problem} [status {status}]", response.site, response.url));
+        lines.push(format!(
+            "{} ({}): {problem} [status {status}]",
+            response.site, response.url
+        ));
         if let Some(log) = app_log_tail(ctx, name, &response.site).await {
-            lines.push(format!("  end of the app's error log:\n    {}", log.trim_end().replace('\n', "\n    ")));
+            lines.push(format!(
+                "  end of the app's error log:\n    {}",
+                log.trim_end().replace('\n', "\n    ")
+            ));
         }
     }
-    Err(UserError::refused(format!("sites on `{name}` failed their health check:\n{}", lines.join("\n")))
-        .with_hint("fix the failing app (its log is above), then run the same command again")
-        .into())
+    Err(UserError::refused(format!(
+        "sites on `{name}` failed their health check:\n{}",
+        lines.join("\n")
+    ))
+    .with_hint("fix the failing app (its log is above), then run the same command again")
+    .into())
 }
 
 /// The end of the error log of `site`'s app, read from the first app
@@ -80,16 +101,35 @@ async fn app_log_tail(ctx: &StepContext<'_>, entry: &str, site: &str) -> Option<
         .clone();
     let host = ctx.host(&server).await.ok()?;
     let path = format!("{}/{app}/error.log", crate::render::LOG_ROOT);
-    let output = host.run_unchecked(&Cmd::new(&["tail", "-n", LOG_TAIL_LINES, &path])).await.ok()?;
-    Some(if output.success() { output.stdout_text() } else { format!("(cannot read {path} on {server})") })
+    let output = host
+        .run_unchecked(&Cmd::new(&["tail", "-n", LOG_TAIL_LINES, &path]))
+        .await
+        .ok()?;
+    Some(if output.success() {
+        output.stdout_text()
+    } else {
+        format!("(cannot read {path} on {server})")
+    })
 }
 
 pub fn plan_offline(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
     let mut changes = Vec::new();
     for name in &ctx.step.targets {
         let droplet = ctx.droplet(name)?;
-        let domains: Vec<String> = ctx.inventory().sites.values().filter_map(|site| site.domains.get(&droplet.env).cloned()).collect();
-        changes.push(Change::new(ChangeAction::Check, Some(name.clone()), "check every site over HTTPS").detail(domains.join(", ")));
+        let domains: Vec<String> = ctx
+            .inventory()
+            .sites
+            .values()
+            .filter_map(|site| site.domains.get(&droplet.env).cloned())
+            .collect();
+        changes.push(
+            Change::new(
+                ChangeAction::Check,
+                Some(name.clone()),
+                "check every site over HTTPS",
+            )
+            .detail(domains.join(", ")),
+        );
     }
     Ok(StepPlan::with_changes(changes))
 }

@@ -22,7 +22,13 @@ pub fn plan_offline(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
     for name in &ctx.step.targets {
         let files = files_under(ctx, name, &facts, NGINX_ROOT)?;
         let paths: Vec<&str> = files.iter().map(|file| file.path.as_str()).collect();
-        changes.push(Change::run(Some(name.clone()), "write the NGINX configuration, check it with `nginx -t`, reload").detail(paths.join(", ")));
+        changes.push(
+            Change::run(
+                Some(name.clone()),
+                "write the NGINX configuration, check it with `nginx -t`, reload",
+            )
+            .detail(paths.join(", ")),
+        );
     }
     Ok(StepPlan::with_changes(changes))
 }
@@ -31,16 +37,29 @@ pub async fn plan(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
     let mut plan = StepPlan::default();
     for name in &ctx.step.targets {
         let droplet = ctx.droplet(name)?;
-        if ctx.address_of(name).await?.is_none() || !configure::fleet_addresses_known(ctx, &droplet.fleet).await? {
-            plan.changes.push(Change::run(Some(name.clone()), "write the NGINX configuration once the fleet's addresses are known").unknown("addresses"));
+        if ctx.address_of(name).await?.is_none()
+            || !configure::fleet_addresses_known(ctx, &droplet.fleet).await?
+        {
+            plan.changes.push(
+                Change::run(
+                    Some(name.clone()),
+                    "write the NGINX configuration once the fleet's addresses are known",
+                )
+                .unknown("addresses"),
+            );
             continue;
         }
         let facts = configure::facts(ctx, &droplet.fleet).await?;
         let files = files_under(ctx, name, &facts, NGINX_ROOT)?;
         let host = ctx.host(name).await?;
-        plan.changes.extend(configure::plan_files(&host, name, &files).await?);
+        plan.changes
+            .extend(configure::plan_files(&host, name, &files).await?);
         for stale in stale_site_files(&host, &files).await? {
-            plan.changes.push(Change::new(crate::engine::plan::ChangeAction::Delete, Some(name.clone()), format!("remove {stale}, a site no longer in the inventory")));
+            plan.changes.push(Change::new(
+                crate::engine::plan::ChangeAction::Delete,
+                Some(name.clone()),
+                format!("remove {stale}, a site no longer in the inventory"),
+            ));
         }
     }
     Ok(plan)
@@ -73,14 +92,26 @@ async fn configure_one(ctx: &StepContext<'_>, name: &str) -> anyhow::Result<()> 
         services::apply(&host, "nginx", ServiceAction::ReloadOrRestart).await?;
     }
     services::apply(&host, "nginx", ServiceAction::Enable).await?;
-    ctx.record_output(&format!("{name}.nginx_files_changed"), serde_json::json!(report.changed_paths()))?;
+    ctx.record_output(
+        &format!("{name}.nginx_files_changed"),
+        serde_json::json!(report.changed_paths()),
+    )?;
     Ok(())
 }
 
 /// Site files wwctl rendered earlier that the inventory no longer has.
 async fn stale_site_files(host: &Host, files: &[RenderedFile]) -> anyhow::Result<Vec<String>> {
     let output = host
-        .run_unchecked(&Cmd::new(&["grep", "-l", "-r", "-i", "--include=*.conf", "-F", RENDERED_MARKER, SITES_DIR]))
+        .run_unchecked(&Cmd::new(&[
+            "grep",
+            "-l",
+            "-r",
+            "-i",
+            "--include=*.conf",
+            "-F",
+            RENDERED_MARKER,
+            SITES_DIR,
+        ]))
         .await?;
     Ok(output
         .stdout_text()

@@ -8,7 +8,11 @@ use crate::secret::Secret;
 
 /// Render the user data for `droplet` with its host key. The result holds
 /// the private host key, so it is a secret.
-pub fn render(inventory: &Inventory, droplet: &Droplet, key_pair: &HostKeyPair) -> anyhow::Result<Secret> {
+pub fn render(
+    inventory: &Inventory,
+    droplet: &Droplet,
+    key_pair: &HostKeyPair,
+) -> anyhow::Result<Secret> {
     let keys = CloudInitKeys {
         root_keys: Vec::new(),
         host_key: Some(HostKey {

@@ -16,3 +16,4 @@ mod render_nginx;
 mod render_proxy;
 mod render_snapshots;
 mod render_support;
+mod teardown_select;
