@@ -29,7 +29,7 @@ pub struct App {
     accounts: Mutex<HashMap<AccountKey, AccountRuntime>>,
 }
 
-/// What the emulator keeps in memory about an account.
+/// The in-memory data of an account.
 pub struct AccountRuntime {
     pub settings: Option<Settings>,
     pub faults: Option<FaultSpec>,
@@ -80,25 +80,25 @@ impl App {
         work(runtime)
     }
 
-    /// The settings in force for an account.
+    /// Return the settings in force for an account.
     pub fn settings(&self, account: &AccountKey) -> Settings {
         self.with_runtime(account, |runtime| runtime.settings)
             .unwrap_or(self.default_settings)
     }
 
-    /// The faults in force for an account.
+    /// Return the faults in force for an account.
     pub fn faults(&self, account: &AccountKey) -> FaultSpec {
         self.with_runtime(account, |runtime| runtime.faults.clone())
             .unwrap_or_else(|| self.default_faults.clone())
     }
 
-    /// The faults for a droplet's owner, found by the account key string
-    /// the state uses.
+    /// Return the faults of a droplet's owner, found by the account key
+    /// string the state uses.
     pub fn faults_of(&self, account: &str) -> FaultSpec {
         self.faults(&AccountKey(account.to_string()))
     }
 
-    /// How long a real-time duration lasts in this emulator.
+    /// Scale a real-time duration to how long it lasts in this emulator.
     pub fn scaled(&self, duration: Duration) -> Duration {
         duration.mul_f64(self.time_scale)
     }

@@ -171,8 +171,8 @@ pub fn region(slug: &str) -> Option<&'static Region> {
     REGIONS.iter().find(|region| region.slug == slug)
 }
 
-/// The region a create request's `region` names: a slug, or a prefix such
-/// as `nyc` that picks the first region of that city.
+/// Resolve a create request's `region`: a slug, or a prefix such as `nyc`
+/// that picks a region of that city.
 pub fn resolve_region(requested: &str) -> Option<&'static Region> {
     region(requested).or_else(|| {
         let matches_city = |region: &&Region| {
@@ -206,7 +206,7 @@ fn size_slugs() -> Vec<&'static str> {
     SIZES.iter().map(|size| size.slug).collect()
 }
 
-/// A region as the API embeds it in droplets and actions.
+/// Render a region as the API embeds it in droplets and actions.
 pub fn region_json(region: &Region) -> Value {
     json!({
         "name": region.name,
@@ -217,7 +217,7 @@ pub fn region_json(region: &Region) -> Value {
     })
 }
 
-/// A size as the API embeds it in droplets.
+/// Render a size as the API embeds it in droplets.
 pub fn size_json(size: &Size) -> Value {
     json!({
         "slug": size.slug,
@@ -234,7 +234,7 @@ pub fn size_json(size: &Size) -> Value {
     })
 }
 
-/// A public image as the API embeds it in droplets.
+/// Render a public image as the API embeds it in droplets.
 pub fn image_json(image: &Image) -> Value {
     json!({
         "id": image.id,
@@ -254,7 +254,7 @@ pub fn image_json(image: &Image) -> Value {
     })
 }
 
-/// DigitalOcean bills 672 hours a month.
+/// Derive the hourly price: DigitalOcean caps billing at 672 hours a month.
 fn hourly_price(monthly: f64) -> f64 {
     (monthly / 672.0 * 100_000.0).round() / 100_000.0
 }

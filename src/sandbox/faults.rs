@@ -19,12 +19,12 @@ use crate::sandbox::duration;
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FaultSpec {
-    /// Share of requests answered 429 before they are processed.
+    /// Share of requests rejected with 429 before they are processed.
     pub rate_429: f64,
-    /// Share of requests answered 500 or 503 before they are processed.
+    /// Share of requests failed with 500 or 503 before they are processed.
     pub rate_5xx: f64,
     /// Share of requests whose connection is closed, unprocessed, with no
-    /// answer.
+    /// response.
     pub rate_reset: f64,
     /// Share of requests that are processed but whose connection is then
     /// closed with no answer, so the client cannot tell whether they worked.
@@ -42,7 +42,7 @@ pub struct FaultSpec {
     pub seed: Option<u64>,
 }
 
-/// What happens to one request.
+/// The fault drawn for one request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
     None,
@@ -149,21 +149,21 @@ impl FaultSpec {
         Fault::None
     }
 
-    /// Whether a droplet of this name never gets its addresses.
+    /// Check whether a droplet of this name never gets its addresses.
     pub fn withholds_address(&self, droplet_name: &str) -> bool {
         self.no_ip
             .iter()
             .any(|name| name.eq_ignore_ascii_case(droplet_name))
     }
 
-    /// Whether an action of this type on this droplet must end `errored`.
+    /// Check whether an action of this type on this droplet must end `errored`.
     pub fn fails_action(&self, action_type: &str, droplet_id: u64) -> bool {
         self.error_actions.iter().any(|kind| kind == action_type)
             || self.error_droplets.contains(&droplet_id)
     }
 }
 
-/// A seeded RNG for an account: the same seed and account give the same draws.
+/// Seed an account's RNG: the same seed and account give the same draws.
 pub fn account_rng(seed: u64, account: &str) -> StdRng {
     let mut mixed = seed;
     for byte in account.bytes() {
@@ -182,7 +182,8 @@ fn parse_rate(key: &str, value: &str) -> Result<f64, String> {
 }
 
 impl fmt::Display for FaultSpec {
-    /// The command-line form, which `parse` reads back; `none` when empty.
+    /// Write the command-line form, which `parse` reads back, or `none` when
+    /// empty.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut items = Vec::new();
         for (key, rate) in [

@@ -23,7 +23,7 @@ pub struct SandboxDir {
     pub path: PathBuf,
 }
 
-/// What a running `sandbox serve` publishes about itself.
+/// The facts a running `sandbox serve` publishes about itself.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Runtime {
     pub pid: u32,
@@ -46,7 +46,8 @@ impl Runtime {
 }
 
 impl SandboxDir {
-    /// The folder from `--dir`/`WWCTL_SANDBOX_DIR`, or the default for this user.
+    /// Resolve the folder from `--dir`/`WWCTL_SANDBOX_DIR`, or the default
+    /// for this user.
     pub fn resolve(explicit: Option<&Path>) -> anyhow::Result<Self> {
         let path = match explicit {
             Some(path) => path.to_path_buf(),
@@ -89,8 +90,8 @@ impl SandboxDir {
             .hint("choose another folder with --dir or WWCTL_SANDBOX_DIR")
     }
 
-    /// The sandbox token, created on first use and kept so that the same
-    /// account (and its droplets and zones) survives restarts.
+    /// Return the sandbox token, created on first use and kept so that the
+    /// same account (and its droplets and zones) survives restarts.
     pub fn token(&self) -> anyhow::Result<Secret> {
         let path = self.token_file();
         if let Some(token) = self.read_token()? {
@@ -102,7 +103,7 @@ impl SandboxDir {
         Ok(token)
     }
 
-    /// The sandbox token if one was created.
+    /// Read the sandbox token if one was created.
     pub fn read_token(&self) -> anyhow::Result<Option<Secret>> {
         let path = self.token_file();
         match fs::read_to_string(&path) {
@@ -136,7 +137,7 @@ impl SandboxDir {
         }
     }
 
-    /// The published runtime, whether or not its process still runs.
+    /// Read the published runtime, whether or not its process still runs.
     pub fn read_runtime(&self) -> anyhow::Result<Option<Runtime>> {
         let path = self.runtime_file();
         let text = match fs::read(&path) {
@@ -152,8 +153,8 @@ impl SandboxDir {
         Ok(Some(runtime))
     }
 
-    /// The runtime of the sandbox server that runs now, if any. A runtime
-    /// file whose process is gone (or is another program) is stale.
+    /// Return the runtime of the sandbox server that runs now, if any. A
+    /// runtime file whose process is gone (or is another program) is stale.
     pub fn running(&self) -> anyhow::Result<Option<Runtime>> {
         let Some(runtime) = self.read_runtime()? else {
             return Ok(None);
@@ -166,7 +167,7 @@ impl SandboxDir {
     }
 }
 
-/// Whether `pid` is a live `wwctl sandbox serve` process.
+/// Check whether `pid` is a live `wwctl sandbox serve` process.
 pub fn is_sandbox_server(pid: u32) -> bool {
     let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else {
         return false;
@@ -176,8 +177,8 @@ pub fn is_sandbox_server(pid: u32) -> bool {
     has(b"sandbox") && has(b"serve")
 }
 
-/// The default sandbox folder: a system folder for root, the user's state
-/// folder otherwise.
+/// Choose the default sandbox folder: a system folder for root, the user's
+/// state folder otherwise.
 fn default_path() -> anyhow::Result<PathBuf> {
     if nix::unistd::geteuid().is_root() {
         return Ok(PathBuf::from(ROOT_DEFAULT));

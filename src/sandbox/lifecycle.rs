@@ -1,4 +1,4 @@
-//! What happens after the API answered: droplets boot, actions run to
+//! The work that follows an API response: droplets boot, actions run to
 //! their end, addresses appear, machines are destroyed.
 //!
 //! Each step is a background task that calls the host backend, waits until

@@ -1,9 +1,9 @@
 //! The sandbox: a local DigitalOcean API emulator with authoritative DNS,
 //! whose droplets can be lab hosts.
 //!
-//! `wwctl sandbox up` starts `wwctl sandbox serve` as a background daemon;
-//! `env`, `status`, `faults` and `down` talk to it through the files it
-//! keeps in the sandbox folder and its admin API.
+//! `wwctl sandbox up` starts `wwctl sandbox serve` as a background daemon.
+//! `env`, `status`, `faults` and `down` find it through the files in the
+//! sandbox folder and reach it through its admin API.
 
 pub mod api;
 pub mod app;
@@ -41,7 +41,7 @@ pub struct SandboxArgs {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum SandboxCommand {
-    /// Start the emulator in the background and wait until it answers.
+    /// Start the emulator in the background and wait until it responds.
     Up(Box<options::ServeOptions>),
     /// Run the emulator in the foreground (what `up` starts).
     #[command(hide = true)]

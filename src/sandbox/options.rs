@@ -60,7 +60,7 @@ pub struct ServeOptions {
 }
 
 impl ServeOptions {
-    /// The default settings of every account.
+    /// Return the default settings of every account.
     pub fn settings(&self) -> Settings {
         let defaults = Settings::default();
         Settings {

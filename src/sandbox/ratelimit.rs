@@ -66,7 +66,7 @@ impl RequestWindow {
         Admission::Allowed(self.headers(now, per_hour, false))
     }
 
-    /// The headers of a response that counted no request.
+    /// Return the headers of a response that counted no request.
     pub fn peek(&mut self, now: Instant, per_hour: u32) -> RateHeaders {
         self.expire(now);
         self.headers(now, per_hour, false)

@@ -49,7 +49,7 @@ pub fn run(
     Ok(ExitCode::Success)
 }
 
-/// The machines behind droplets: none with `--api-only`.
+/// Choose the machines behind droplets: none with `--api-only`.
 fn host_backend(options: &ServeOptions) -> anyhow::Result<Arc<dyn HostBackend>> {
     if options.api_only {
         return Ok(Arc::new(NoHosts));

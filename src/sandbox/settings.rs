@@ -34,8 +34,8 @@ pub struct Settings {
 }
 
 impl Default for Settings {
-    /// DigitalOcean's published limits and typical timings of a small
-    /// droplet.
+    /// DigitalOcean's published rate limits. The boot, address and action
+    /// times are rough estimates for a small droplet.
     fn default() -> Self {
         Self {
             boot_time: Duration::from_secs(30),

@@ -1,8 +1,8 @@
 //! Sandbox API tokens and the accounts they open.
 //!
 //! Any token `sandbox-<something>` is valid and owns one account, keyed by
-//! the SHA-256 of the token so that neither the state file nor the log holds
-//! a token.
+//! the SHA-256 of the token so that neither the state file nor the log
+//! contains a token.
 
 use std::fmt;
 
@@ -18,8 +18,8 @@ pub const PREFIX: &str = "sandbox-";
 pub struct AccountKey(pub String);
 
 impl AccountKey {
-    /// The account of a bearer token, or `None` when the token is not a
-    /// sandbox token.
+    /// Derive the account of a bearer token, or `None` when the token is not
+    /// a sandbox token.
     pub fn from_token(token: &str) -> Option<Self> {
         let suffix = token.strip_prefix(PREFIX)?;
         let valid = !suffix.is_empty()
@@ -33,7 +33,7 @@ impl AccountKey {
         Some(Self(hex::encode(Sha256::digest(token.as_bytes()))))
     }
 
-    /// A short form for log lines.
+    /// Return a short form for log lines.
     pub fn short(&self) -> &str {
         &self.0[..12]
     }
@@ -45,7 +45,7 @@ impl fmt::Display for AccountKey {
     }
 }
 
-/// A new random sandbox token.
+/// Generate a new random sandbox token.
 pub fn generate() -> Secret {
     let bytes: [u8; 16] = rand::random();
     Secret::new(format!("{PREFIX}{}", hex::encode(bytes)))

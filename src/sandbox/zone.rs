@@ -2,9 +2,9 @@
 //!
 //! Record names are relative to the zone (`www`, `@` for the apex). Record
 //! data that names a host (CNAME, MX, NS, SRV) is read as DigitalOcean
-//! shows it: `@` is the apex, a name ending in `.` is absolute, a name with
-//! dots is absolute too (the API shows `ns1.digitalocean.com` that way), and
-//! a single label is relative to the zone.
+//! shows it. `@` is the apex and a name ending in `.` is absolute. A name
+//! with dots is absolute too, because the API shows `ns1.digitalocean.com`
+//! that way, and a single label is relative to the zone.
 
 use crate::sandbox::state::model::{Domain, Record};
 
@@ -18,8 +18,8 @@ pub const NAME_SERVERS: [&str; 3] = [
 /// The SOA timers DigitalOcean zones use: refresh, retry, expire, minimum.
 pub const SOA_TIMERS: (i32, i32, i32, u32) = (10800, 3600, 604_800, 1800);
 
-/// Whether `name` is a domain a zone can be created for: at least two
-/// labels of letters, digits and inner hyphens, at most 253 characters.
+/// Check whether `name` is a domain a zone can be created for: at least
+/// two labels of letters, digits and inner hyphens, at most 253 characters.
 pub fn is_valid_domain_name(name: &str) -> bool {
     let labels: Vec<&str> = name.split('.').collect();
     name.len() <= 253
@@ -35,7 +35,7 @@ pub fn is_valid_domain_name(name: &str) -> bool {
         })
 }
 
-/// Whether `name` is a host name for record data: labels of letters,
+/// Check whether `name` is a host name for record data: labels of letters,
 /// digits, `-` and `_`, with an optional final dot.
 pub fn is_valid_host(name: &str) -> bool {
     let name = name.strip_suffix('.').unwrap_or(name);
@@ -50,7 +50,7 @@ pub fn is_valid_host(name: &str) -> bool {
         })
 }
 
-/// The fully-qualified name (lowercase, no final dot) of a record name.
+/// Return the fully-qualified name (lowercase, no final dot) of a record name.
 pub fn record_fqdn(name: &str, zone: &str) -> String {
     if name == "@" {
         zone.to_string()
@@ -59,8 +59,8 @@ pub fn record_fqdn(name: &str, zone: &str) -> String {
     }
 }
 
-/// The record name of a fully-qualified name inside the zone, or `None`
-/// when the name is outside it.
+/// Return the record name of a fully-qualified name inside the zone, or
+/// `None` when the name is outside it.
 pub fn relative_name(fqdn: &str, zone: &str) -> Option<String> {
     let fqdn = fqdn.trim_end_matches('.').to_ascii_lowercase();
     if fqdn == zone {
@@ -69,7 +69,8 @@ pub fn relative_name(fqdn: &str, zone: &str) -> Option<String> {
     fqdn.strip_suffix(&format!(".{zone}")).map(str::to_string)
 }
 
-/// The fully-qualified host (lowercase, no final dot) that record data names.
+/// Return the fully-qualified host (lowercase, no final dot) that record
+/// data names.
 pub fn target_fqdn(data: &str, zone: &str) -> String {
     if data == "@" {
         return zone.to_string();
@@ -84,7 +85,7 @@ pub fn target_fqdn(data: &str, zone: &str) -> String {
     }
 }
 
-/// The zone in BIND format, as `GET /v2/domains/{name}` shows it.
+/// Render the zone in BIND format, as `GET /v2/domains/{name}` shows it.
 pub fn zone_file(domain: &Domain) -> String {
     let zone = &domain.name;
     let (refresh, retry, expire, minimum) = SOA_TIMERS;

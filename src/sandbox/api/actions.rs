@@ -24,7 +24,7 @@ pub async fn get(
     })
 }
 
-/// All actions of the account, newest first.
+/// List all actions of the account, newest first.
 pub async fn list(State(app): State<Shared>, caller: Caller, params: Params) -> ApiResult {
     let items = app.store.read(|world| {
         let account = account_of(world, &caller.account);
@@ -33,7 +33,7 @@ pub async fn list(State(app): State<Shared>, caller: Caller, params: Params) -> 
     Ok(reply::ok(pages::page("actions", items, &params, &caller)))
 }
 
-/// An action as the API shows it.
+/// Render an action as the API shows it.
 pub fn action_json(action: &Action) -> Value {
     json!({
         "id": action.id,

@@ -2,7 +2,8 @@
 //! `/v2`. Faults and settings apply to the account of the bearer token, so
 //! concurrent tests with their own tokens do not disturb each other.
 //!
-//! - `GET /_sandbox/health`: no token; the emulator answers when ready.
+//! - `GET /_sandbox/health`: no token needed, and it succeeds once the
+//!   emulator is ready.
 //! - `GET|PUT|DELETE /_sandbox/faults`: the account's faults (PUT replaces
 //!   them, DELETE returns to the `--faults` default).
 //! - `GET|PUT|DELETE /_sandbox/settings`: boot time, address delay, action

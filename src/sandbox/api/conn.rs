@@ -1,5 +1,5 @@
-//! Connections the API can drop without answering, for the `reset` and
-//! `lost` faults: the handler trips a switch, and the stream then fails its
+//! Connections the API can drop without a response, for the `reset` and
+//! `lost` faults. The handler trips a switch, and the stream then fails its
 //! writes and closes with a TCP reset.
 
 use std::io;

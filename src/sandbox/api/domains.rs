@@ -69,8 +69,8 @@ pub async fn create(
     Ok(reply::json(StatusCode::CREATED, body))
 }
 
-/// A zone with its SOA record, the three DigitalOcean NS records, and an
-/// apex A record when `apex_address` is given.
+/// Build a zone with its SOA record, the three DigitalOcean NS records, and
+/// an apex A record when `apex_address` is given.
 fn new_domain(world: &mut World, name: &str, apex_address: Option<Ipv4Addr>) -> Domain {
     let mut records = BTreeMap::new();
     let mut add = |world: &mut World, kind: &str, data: String| {

@@ -21,7 +21,7 @@ use crate::sandbox::state::model::{
 };
 use crate::sandbox::state::{World, random_uuid};
 
-/// The most droplets one request may create.
+/// The maximum number of droplets one request may create.
 const MAX_NAMES: usize = 10;
 /// The largest `user_data` DigitalOcean accepts.
 const MAX_USER_DATA: usize = 64 * 1024;
@@ -201,9 +201,9 @@ fn requested_names(request: &CreateRequest) -> Result<Vec<String>, ApiError> {
     Ok(names)
 }
 
-/// The API's droplet name rule, `^[a-zA-Z0-9]?[a-z0-9A-Z.\-]*[a-z0-9A-Z]$`
-/// with at most 255 characters: letters, digits, `.` and `-`, ending with a
-/// letter or digit.
+/// Check a name against the API's droplet name rule,
+/// `^[a-zA-Z0-9]?[a-z0-9A-Z.\-]*[a-z0-9A-Z]$` with at most 255 characters:
+/// letters, digits, `.` and `-`, ending with a letter or digit.
 pub fn is_valid_name(name: &str) -> bool {
     let allowed = |byte: &u8| byte.is_ascii_alphanumeric() || *byte == b'.' || *byte == b'-';
     name.len() <= 255
@@ -214,8 +214,8 @@ pub fn is_valid_name(name: &str) -> bool {
         && name.as_bytes().iter().all(allowed)
 }
 
-/// The image of a create request: a public image slug or id, or the id of
-/// one of the account's snapshots.
+/// Resolve the image of a create request: a public image slug or id, or the
+/// id of one of the account's snapshots.
 fn resolve_image(account: &Account, image: &Value) -> Option<ImageInfo> {
     let public = match image {
         Value::String(slug) => catalog::image_by_slug(slug)
@@ -259,7 +259,8 @@ fn resolve_image(account: &Account, image: &Value) -> Option<ImageInfo> {
     })
 }
 
-/// The public keys of the SSH keys a create names by id or fingerprint.
+/// Look up the public keys of the SSH keys a create names by id or
+/// fingerprint.
 fn resolve_keys(account: &Account, requested: &[Value]) -> Result<Vec<String>, ApiError> {
     requested
         .iter()
@@ -445,7 +446,7 @@ fn remove_droplet(account: &mut Account, id: u64) {
     }
 }
 
-/// A droplet as the API shows it.
+/// Render a droplet as the API shows it.
 pub fn droplet_json(droplet: &Droplet) -> Value {
     let size = catalog::size_by_slug(&droplet.size_slug);
     let region = catalog::region(&droplet.region_slug);

@@ -77,7 +77,7 @@ impl ApiError {
         Self::new(status, id, message)
     }
 
-    /// A droplet action while another is in progress.
+    /// Reject a droplet action while another is in progress.
     pub fn pending_event() -> Self {
         Self::unprocessable("Droplet already has a pending event.")
     }

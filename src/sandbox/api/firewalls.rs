@@ -264,7 +264,7 @@ fn rules_of(request: RulesRequest) -> Result<(Vec<InboundRule>, Vec<OutboundRule
     ))
 }
 
-/// Apply a partial edit to a firewall and mark it waiting; answers 204.
+/// Apply a partial edit to a firewall and mark it waiting, then respond 204.
 fn edit(
     app: &Shared,
     caller: &Caller,
@@ -403,8 +403,8 @@ fn check_droplets(account: &Account, ids: &[u64]) -> Result<(), ApiError> {
     }
 }
 
-/// The canonical spelling of existing tags; a firewall cannot name a tag
-/// that does not exist.
+/// Return the canonical spelling of existing tags, because a firewall
+/// cannot name a tag that does not exist.
 fn canonical_tags(account: &Account, tags: &[String]) -> Result<Vec<String>, ApiError> {
     let mut canonical: Vec<String> = Vec::new();
     for tag in tags {
@@ -427,7 +427,8 @@ fn applied_at(app: &Shared, caller: &Caller) -> jiff::Timestamp {
         .unwrap_or(jiff::Timestamp::MAX)
 }
 
-/// A firewall as the API shows it; `waiting` until its change is applied.
+/// Render a firewall as the API shows it, `waiting` until its change is
+/// applied.
 fn firewall_json(firewall: &Firewall) -> Value {
     let waiting = jiff::Timestamp::now() < firewall.applied_at;
     let pending: Vec<Value> = if waiting {

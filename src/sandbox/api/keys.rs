@@ -25,7 +25,7 @@ pub struct UpdateRequest {
     name: Option<String>,
 }
 
-/// The fingerprint DigitalOcean shows: the MD5 of the key blob as
+/// Compute the fingerprint DigitalOcean shows: the MD5 of the key blob as
 /// colon-separated hex pairs.
 pub fn fingerprint(public_key: &str) -> Result<String, ApiError> {
     let invalid =
@@ -141,7 +141,7 @@ pub async fn delete(
     Ok(reply::no_content())
 }
 
-/// A key by id or fingerprint.
+/// Find a key by id or fingerprint.
 fn find<'a>(account: &'a Account, identifier: &str) -> Result<&'a SshKey, ApiError> {
     let by_id = identifier.parse::<u64>().ok();
     account

@@ -1,4 +1,4 @@
-//! What every request goes through before its handler: a request id, the
+//! The steps every request passes before its handler: a request id, the
 //! bearer token, injected latency, the rate limits, and injected faults.
 
 use std::sync::Arc;
@@ -65,7 +65,7 @@ async fn admin_gate(mut request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-/// What the limits and faults decided for a `/v2` request.
+/// The decision of the limits and faults on a `/v2` request.
 enum Gate {
     Pass(RateHeaders, Fault),
     Limited(RateHeaders, Option<u64>),
@@ -157,7 +157,7 @@ async fn api_gate(app: &App, mut request: Request, next: Next) -> Response {
             });
             let response = next.run(request).await;
             if fault == Fault::Lost {
-                tracing::info!(account = %account, "injected fault: answer lost after handling");
+                tracing::info!(account = %account, "injected fault: response lost after handling");
                 drop_connection(connection.as_ref());
             }
             response
@@ -167,7 +167,8 @@ async fn api_gate(app: &App, mut request: Request, next: Next) -> Response {
     response
 }
 
-/// The account of the request's `Authorization: Bearer sandbox-…` header.
+/// Derive the account from the request's `Authorization: Bearer sandbox-…`
+/// header.
 fn bearer_account(headers: &HeaderMap) -> Option<AccountKey> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
@@ -184,7 +185,8 @@ fn drop_connection(connection: Option<&Connection>) {
     }
 }
 
-/// The base URL for links: `--public-url`, else the host the client used.
+/// Choose the base URL for links: `--public-url`, else the host the client
+/// used.
 fn base_url(app: &App, headers: &HeaderMap) -> String {
     if let Some(url) = &app.public_url {
         return url.trim_end_matches('/').to_string();

@@ -35,7 +35,7 @@ use error::ApiError;
 
 pub type Shared = Arc<App>;
 
-/// The router of every endpoint, behind the request pipeline.
+/// Build the router of every endpoint, behind the request pipeline.
 pub fn router(app: Shared) -> Router {
     Router::new()
         .route("/v2/account", get(account::get))

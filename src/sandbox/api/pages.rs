@@ -9,7 +9,8 @@ use crate::sandbox::api::request::{Caller, Params};
 pub const DEFAULT_PER_PAGE: usize = 20;
 pub const MAX_PER_PAGE: usize = 200;
 
-/// One page of a list answer: `{<key>: [...], "links": {...}, "meta": {"total": N}}`.
+/// Build one page of a list response:
+/// `{<key>: [...], "links": {...}, "meta": {"total": N}}`.
 pub fn page(key: &str, items: Vec<Value>, params: &Params, caller: &Caller) -> Value {
     let total = items.len();
     let per_page = per_page(params);
@@ -58,7 +59,7 @@ fn per_page(params: &Params) -> usize {
         .unwrap_or(DEFAULT_PER_PAGE)
 }
 
-/// The URL of another page, keeping the request's filters.
+/// Build the URL of another page, keeping the request's filters.
 fn page_url(caller: &Caller, params: &Params, page: usize, per_page: usize) -> String {
     let mut query = url::form_urlencoded::Serializer::new(String::new());
     for (key, value) in &params.pairs {
@@ -133,7 +134,7 @@ mod tests {
     }
 
     #[test]
-    fn single_page_has_empty_links_and_per_page_is_clamped() {
+    fn single_page_has_empty_links() {
         let body = page(
             "droplets",
             items(3),

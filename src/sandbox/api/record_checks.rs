@@ -32,7 +32,7 @@ pub struct RecordInput {
     pub ttl: Option<i64>,
 }
 
-/// A new record from a create request, checked against the zone.
+/// Build a new record from a create request, checked against the zone.
 pub fn new_record(id: u64, input: RecordInput, domain: &Domain) -> Result<Record, ApiError> {
     let kind = input
         .kind
@@ -53,8 +53,8 @@ pub fn new_record(id: u64, input: RecordInput, domain: &Domain) -> Result<Record
     merged(record, input, domain)
 }
 
-/// An existing record with the given fields changed, checked against the
-/// zone. A SOA record may only change its TTL.
+/// Apply the given fields to an existing record, checked against the zone.
+/// A SOA record may only change its TTL.
 pub fn changed_record(
     existing: &Record,
     input: RecordInput,
@@ -238,8 +238,8 @@ fn check_cname_exclusive(record: &Record, domain: &Domain) -> Result<(), ApiErro
     Ok(())
 }
 
-/// A record name relative to the zone: `@`, labels such as `www` or
-/// `_sip._tcp`, an optional leading `*` label, or a fully-qualified name
+/// Normalize a record name relative to the zone: `@`, labels such as `www`
+/// or `_sip._tcp`, an optional leading `*` label, or a fully-qualified name
 /// ending in `.` inside the zone.
 pub fn relative_record_name(name: &str, zone_name: &str) -> Result<String, ApiError> {
     let invalid = || {
@@ -339,7 +339,7 @@ mod tests {
     }
 
     #[test]
-    fn a_record_gets_default_ttl_and_null_extras() {
+    fn new_record_gets_default_ttl() {
         let record = new_record(2, input("A", "www", "10.77.0.2"), &domain()).unwrap();
         assert_eq!(record.ttl, 1800);
         assert_eq!(record.priority, None);

@@ -24,7 +24,7 @@ pub fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
-/// 204 with no body but a `content-type`, as droplet deletes answer.
+/// 204 with no body but a `content-type`, as droplet deletes respond.
 pub fn no_content_typed() -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
     response

@@ -51,8 +51,8 @@ pub fn check_tag_name(name: &str) -> Result<(), ApiError> {
     }
 }
 
-/// The canonical name of a tag, creating the tag if it does not exist, and
-/// recording `droplet` as the last one tagged.
+/// Return the canonical name of a tag, creating the tag if it does not
+/// exist, and record `droplet` as the last one tagged.
 pub fn ensure_tag(account: &mut Account, name: &str, droplet: Option<u64>) -> String {
     let canonical = account.canonical_tag(name).unwrap_or(name).to_string();
     let tag = account
@@ -85,9 +85,9 @@ pub async fn create(
     Ok(reply::json(StatusCode::CREATED, json!({ "tag": body })))
 }
 
-/// The 400 the API sends for an invalid tag name, in the shape that call
-/// documents (`error`, `messages`, `root_causes`) plus the usual `id` and
-/// `message`.
+/// Build the 400 the API sends for an invalid tag name, in the shape that
+/// call documents (`error`, `messages`, `root_causes`) plus the usual `id`
+/// and `message`.
 fn bad_tag_request(message: &str) -> axum::response::Response {
     let request_id = crate::sandbox::api::error::REQUEST_ID
         .try_with(Clone::clone)
@@ -245,7 +245,7 @@ fn find_resource(account: &Account, resource: &ResourceRef) -> Result<Target, Ap
     }
 }
 
-/// A tag with its resource counts.
+/// Render a tag with its resource counts.
 fn tag_json(account: &Account, name: &str, caller: &Caller) -> Value {
     let droplets = account
         .droplets

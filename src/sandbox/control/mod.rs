@@ -23,7 +23,7 @@ use crate::sandbox::options::ServeOptions;
 use crate::sandbox::token;
 use crate::secret::Secret;
 
-/// How long `up` waits for the daemon to answer.
+/// How long `up` waits for the daemon to respond.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long `down` waits after SIGTERM before it sends SIGKILL.
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
@@ -108,7 +108,7 @@ fn spawn_daemon(
         .stdout(log.try_clone()?)
         .stderr(log);
     // SAFETY: setsid is async-signal-safe and touches no memory of the
-    // parent; it detaches the daemon from the terminal's session.
+    // parent. It detaches the daemon from the terminal's session.
     unsafe {
         command.pre_exec(|| {
             nix::unistd::setsid()
@@ -121,8 +121,8 @@ fn spawn_daemon(
         .context("cannot start `wwctl sandbox serve`")
 }
 
-/// Wait until the daemon published its runtime and answers its health
-/// check; fail with the log's end if it exits first.
+/// Wait until the daemon published its runtime and passes its health
+/// check. Fail with the log's end if it exits first.
 fn wait_until_ready(dir: &SandboxDir, child: &mut std::process::Child) -> anyhow::Result<Runtime> {
     let started = Instant::now();
     while started.elapsed() < START_TIMEOUT {
@@ -144,7 +144,7 @@ fn wait_until_ready(dir: &SandboxDir, child: &mut std::process::Child) -> anyhow
     }
     let _ = child.kill();
     Err(anyhow::anyhow!(
-        "the sandbox daemon did not answer within {} s:\n{}",
+        "the sandbox daemon did not respond within {} s:\n{}",
         START_TIMEOUT.as_secs(),
         log_tail(dir)
     ))
@@ -344,7 +344,7 @@ pub fn faults(
     }
 
     let value: serde_json::Value =
-        serde_json::from_str(&reply.body).context("the sandbox's faults answer is not JSON")?;
+        serde_json::from_str(&reply.body).context("the sandbox's faults response is not JSON")?;
     if printer.is_json() {
         printer.json(&value)?;
     } else {
@@ -354,8 +354,8 @@ pub fn faults(
     Ok(ExitCode::Success)
 }
 
-/// The token whose account `faults` changes: DIGITALOCEAN_TOKEN when it is
-/// a sandbox token (as `sandbox env` exports), else the folder's token.
+/// Return the token whose account `faults` changes: DIGITALOCEAN_TOKEN when
+/// it is a sandbox token (as `sandbox env` exports), else the folder's token.
 fn account_token(dir: &SandboxDir) -> anyhow::Result<Secret> {
     if let Ok(value) = std::env::var("DIGITALOCEAN_TOKEN")
         && value.starts_with(token::PREFIX)

@@ -1,7 +1,8 @@
-//! Authoritative answers from the emulator's zones: the records of the
-//! queried name and type with their TTLs, CNAMEs (followed inside the
-//! zone), wildcards, NODATA and NXDOMAIN with the zone's SOA, and REFUSED
-//! for names outside every zone.
+//! Authoritative DNS responses built from the emulator's zones. They carry
+//! the records of the queried name and type with their TTLs, CNAMEs
+//! (followed inside the zone) and wildcard matches. A missing type gets
+//! NODATA and a missing name NXDOMAIN, both with the zone's SOA, and a name
+//! outside every zone gets REFUSED.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -17,10 +18,11 @@ use crate::sandbox::zone::{self, NAME_SERVERS, SOA_TIMERS};
 const EDNS_PAYLOAD: u16 = 1232;
 /// The largest UDP answer to clients without EDNS.
 const PLAIN_PAYLOAD: u16 = 512;
-/// The most characters a TXT string holds; longer data is split.
+/// The maximum length of one TXT character-string (RFC 1035), so longer
+/// data is split.
 const TXT_CHUNK: usize = 255;
 
-/// The answer to a query message.
+/// Build the response to a query message.
 pub fn answer(world: &World, request: &Message) -> Message {
     let mut response = Message::response(request.metadata.id, request.metadata.op_code);
     response.metadata.recursion_desired = request.metadata.recursion_desired;
@@ -65,7 +67,7 @@ pub fn answer(world: &World, request: &Message) -> Message {
     response
 }
 
-/// The largest answer size for a UDP reply to this request.
+/// Return the maximum size of a UDP response to this request.
 pub fn udp_limit(request: &Message) -> usize {
     match &request.edns {
         Some(edns) => usize::from(edns.max_payload().clamp(PLAIN_PAYLOAD, EDNS_PAYLOAD)),
@@ -73,7 +75,7 @@ pub fn udp_limit(request: &Message) -> usize {
     }
 }
 
-/// The zone a name falls in: the longest zone name it equals or ends with.
+/// Find the zone of a name: the longest zone name it equals or ends with.
 fn find_zone<'w>(world: &'w World, qname: &str) -> Option<&'w Domain> {
     world
         .accounts
@@ -151,8 +153,8 @@ fn record_type(kind: &str) -> Option<RecordType> {
     })
 }
 
-/// Whether a name exists in the zone: it has records, is the apex, or has
-/// names below it (an empty non-terminal).
+/// Check whether a name exists in the zone: it has records, is the apex,
+/// or has names below it (an empty non-terminal).
 fn name_exists(domain: &Domain, relative: &str) -> bool {
     if relative == "@" {
         return true;
@@ -164,7 +166,7 @@ fn name_exists(domain: &Domain, relative: &str) -> bool {
         .any(|record| record.name == relative || record.name.ends_with(&suffix))
 }
 
-/// The wildcard record name (`*.dev`, `*`) that covers a missing name.
+/// Find the wildcard record name (`*.dev`, `*`) that covers a missing name.
 fn wildcard_for(domain: &Domain, relative: &str) -> Option<String> {
     if relative == "@" || name_exists(domain, relative) {
         return None;
@@ -178,9 +180,9 @@ fn wildcard_for(domain: &Domain, relative: &str) -> Option<String> {
         .find(|candidate| !records_named(domain, candidate).is_empty())
 }
 
-/// The zone's SOA for the authority section of a negative answer, with
-/// the TTL negative caching uses (RFC 2308: the lower of the SOA's TTL and
-/// its minimum).
+/// Build the zone's SOA for the authority section of a negative response,
+/// with the TTL negative caching uses (RFC 2308: the lower of the SOA's TTL
+/// and its minimum).
 fn negative_soa(domain: &Domain) -> Option<WireRecord> {
     let soa = domain
         .records
@@ -192,8 +194,8 @@ fn negative_soa(domain: &Domain) -> Option<WireRecord> {
     Some(record)
 }
 
-/// A stored record as a DNS resource record owned by `owner`; `None` for
-/// data the wire format cannot carry.
+/// Convert a stored record to a DNS resource record owned by `owner`, or
+/// `None` for data the wire format cannot carry.
 fn to_wire(domain: &Domain, record: &Record, owner: &Name) -> Option<WireRecord> {
     let host = || {
         Name::from_ascii(format!(

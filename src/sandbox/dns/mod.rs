@@ -56,7 +56,7 @@ pub async fn bind(requested: Option<SocketAddr>) -> anyhow::Result<DnsSockets> {
     ))
 }
 
-/// Answer queries until the task is dropped.
+/// Serve queries until the task is dropped.
 pub async fn serve(app: Arc<App>, sockets: DnsSockets) {
     let DnsSockets { udp, tcp } = sockets;
     let udp_app = app.clone();
@@ -97,7 +97,7 @@ async fn serve_tcp(app: Arc<App>, listener: TcpListener) {
     }
 }
 
-/// Answer length-prefixed queries on one connection until it closes or idles.
+/// Serve length-prefixed queries on one connection until it closes or idles.
 async fn serve_tcp_client(app: Arc<App>, mut stream: TcpStream) {
     loop {
         let mut prefix = [0u8; 2];
@@ -123,8 +123,9 @@ async fn serve_tcp_client(app: Arc<App>, mut stream: TcpStream) {
     }
 }
 
-/// The encoded answer to an encoded query; `None` for bytes that are not
-/// a DNS message. A UDP answer too large for the client is truncated.
+/// Encode the response to an encoded query, or return `None` for bytes that
+/// are not a DNS message. A UDP response too large for the client is
+/// truncated.
 fn respond(app: &App, query: &[u8], udp: bool) -> Option<Vec<u8>> {
     let request = Message::from_vec(query).ok()?;
     let response = app.store.read(|world| answer::answer(world, &request));

@@ -51,7 +51,7 @@ fn addresses_in_use(world: &World) -> (HashSet<Ipv4Addr>, HashSet<Ipv4Addr>) {
     (public, private)
 }
 
-/// The first free address after the cursor, wrapping around the range.
+/// Find the first free address after the cursor, wrapping around the range.
 fn next_free(
     network: Ipv4Addr,
     cursor: u32,

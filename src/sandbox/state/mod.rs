@@ -1,5 +1,5 @@
-//! The emulator's state and its file: every change is written atomically
-//! before the API answers, so a restarted emulator keeps everything.
+//! The emulator's state and its file. Every change is written atomically
+//! before the API responds, so a restarted emulator keeps everything.
 
 pub mod addresses;
 pub mod model;
@@ -103,7 +103,7 @@ impl Store {
 }
 
 impl World {
-    /// The account of a key, opened empty on first use.
+    /// Return the account of a key, opened empty on first use.
     pub fn account_mut(&mut self, key: &AccountKey) -> &mut Account {
         self.accounts
             .entry(key.0.clone())
@@ -114,7 +114,7 @@ impl World {
         self.accounts.get(&key.0)
     }
 
-    /// The key of the account that holds a domain, across all accounts.
+    /// Find the key of the account that owns a domain, across all accounts.
     pub fn domain_owner(&self, name: &str) -> Option<&str> {
         self.accounts
             .iter()
@@ -138,8 +138,8 @@ fn parse(path: &Path, bytes: &[u8]) -> anyhow::Result<World> {
     Ok(world)
 }
 
-/// A random version-4 UUID, as the API uses for ids of accounts, firewalls,
-/// VPCs and requests.
+/// Generate a random version-4 UUID, as the API uses for ids of accounts,
+/// firewalls, VPCs and requests.
 pub fn random_uuid() -> String {
     let mut bytes: [u8; 16] = rand::random();
     bytes[6] = (bytes[6] & 0x0f) | 0x40;

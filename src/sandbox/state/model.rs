@@ -83,8 +83,8 @@ impl Counters {
     }
 }
 
-/// Where the next address search starts, so freed addresses are not
-/// handed out again at once.
+/// The start points of the next address searches, so that freed addresses
+/// are not handed out again at once.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct AddressCursors {
     pub public: u32,
@@ -122,7 +122,7 @@ impl Account {
         }
     }
 
-    /// The canonical spelling of a tag, found case-insensitively.
+    /// Find the canonical spelling of a tag, case-insensitively.
     pub fn canonical_tag(&self, name: &str) -> Option<&str> {
         self.tags
             .keys()
@@ -130,7 +130,7 @@ impl Account {
             .map(String::as_str)
     }
 
-    /// The in-progress action of a droplet, if any.
+    /// Return the in-progress action of a droplet, if any.
     pub fn pending_action(&self, droplet_id: u64) -> Option<&Action> {
         self.actions.values().find(|action| {
             action.droplet_id == droplet_id && action.status == ActionStatus::InProgress
@@ -292,8 +292,8 @@ pub struct OutboundRule {
     pub destinations: RuleTargets,
 }
 
-/// Where a firewall rule allows traffic from or to. Empty lists are left
-/// out of the API's answers, as DigitalOcean does.
+/// The sources or destinations of a firewall rule. Empty lists are left
+/// out of the API's responses, as DigitalOcean does.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RuleTargets {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
