@@ -49,18 +49,25 @@ pub fn run(
     Ok(ExitCode::Success)
 }
 
-/// Choose the machines behind droplets: none with `--api-only`.
-fn host_backend(options: &ServeOptions) -> anyhow::Result<Arc<dyn HostBackend>> {
+/// Check that the host backend the options ask for can run here, before
+/// `up` starts a daemon that would fail.
+pub fn check_backend(options: &ServeOptions) -> anyhow::Result<()> {
     if options.api_only {
-        return Ok(Arc::new(NoHosts));
+        return Ok(());
     }
     // TODO: plug in the lab backend (network namespaces with sshd, NGINX and
-    // MariaDB) once `sandbox::lab` provides it.
+    // MariaDB) here and in `host_backend` once `sandbox::lab` provides it.
     Err(
         UserError::usage("the sandbox's lab hosts are not available in this build")
             .with_hint("start the API alone with `wwctl sandbox up --api-only`")
             .into(),
     )
+}
+
+/// Choose the machines behind droplets: none with `--api-only`.
+fn host_backend(options: &ServeOptions) -> anyhow::Result<Arc<dyn HostBackend>> {
+    check_backend(options)?;
+    Ok(Arc::new(NoHosts))
 }
 
 async fn serve(

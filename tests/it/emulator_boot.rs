@@ -121,3 +121,30 @@ async fn addresses_are_unique_and_skip_the_gateway() {
     assert!(!addresses.contains(&"10.77.0.1".to_string()));
     assert!(!addresses.contains(&"10.77.0.0".to_string()));
 }
+
+#[tokio::test]
+async fn time_scale_shortens_the_boot() {
+    let emulator = Emulator::start(&[
+        "--time-scale",
+        "0.05",
+        "--boot-time",
+        "20s",
+        "--ip-delay",
+        "0s",
+    ]);
+    let api = emulator.client(&crate::support::api::new_token("scaled"));
+    let created = api
+        .post(
+            "/v2/droplets",
+            json!({ "name": "quick-1", "size": "s-1vcpu-1gb", "image": "debian-12-x64" }),
+        )
+        .await
+        .expect(202);
+    let id = created.body["droplet"]["id"].as_u64().unwrap();
+
+    // Unscaled, the boot would take 20 s; scaled by 0.05 it takes 1 s.
+    let active = api
+        .wait_droplet(id, Duration::from_secs(10), |d| public_ipv4(d).is_some())
+        .await;
+    assert_eq!(active["status"], "active");
+}

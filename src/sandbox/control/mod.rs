@@ -48,13 +48,7 @@ pub fn up(
     options: &ServeOptions,
 ) -> anyhow::Result<ExitCode> {
     let printer = Printer::new(global.output, global.quiet);
-    if !options.api_only {
-        return Err(
-            UserError::usage("the sandbox's lab hosts are not available in this build")
-                .with_hint("start the API alone with `wwctl sandbox up --api-only`")
-                .into(),
-        );
-    }
+    crate::sandbox::serve::check_backend(options)?;
 
     dir.create()?;
     if let Some(running) = dir.running()? {
