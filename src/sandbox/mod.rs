@@ -1,23 +1,69 @@
-//! The sandbox: a local DigitalOcean emulator whose droplets are lab hosts.
-//! (Placeholder: the emulator module replaces the command.)
+//! The sandbox: a local DigitalOcean API emulator with authoritative DNS,
+//! whose droplets can be lab hosts.
+//!
+//! `wwctl sandbox up` starts `wwctl sandbox serve` as a background daemon.
+//! `env`, `status`, `faults` and `down` find it through the files in the
+//! sandbox folder and reach it through its admin API.
 
+pub mod api;
+pub mod app;
+pub mod catalog;
+pub mod control;
+pub mod dns;
+pub mod duration;
+pub mod faults;
+pub mod folder;
 pub mod hosts;
+pub mod lifecycle;
+pub mod options;
+pub mod ratelimit;
+pub mod serve;
+pub mod settings;
+pub mod state;
+pub mod token;
+pub mod zone;
+
+use std::path::PathBuf;
 
 use crate::cli::GlobalArgs;
-use crate::error::{ExitCode, UserError};
+use crate::error::ExitCode;
 
 #[derive(Debug, clap::Args)]
 pub struct SandboxArgs {
+    /// Folder holding the sandbox's state, log, pid and port files
+    /// [default: /var/lib/wwctl/sandbox as root, else $XDG_STATE_HOME/wwctl/sandbox].
+    #[arg(long, global = true, env = "WWCTL_SANDBOX_DIR", value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: SandboxCommand,
 }
 
 #[derive(Debug, clap::Subcommand)]
 pub enum SandboxCommand {
-    /// Start the emulator.
-    Up,
+    /// Start the emulator in the background and wait until it responds.
+    Up(Box<options::ServeOptions>),
+    /// Run the emulator in the foreground (what `up` starts).
+    #[command(hide = true)]
+    Serve(Box<options::ServeOptions>),
+    /// Print the `export` lines a shell needs to use the running sandbox.
+    Env,
+    /// Show whether the sandbox runs, where, and with which settings.
+    Status,
+    /// Stop the running sandbox; succeeds when none runs.
+    Down,
+    /// Show or change the injected faults of the sandbox token's account.
+    Faults(control::FaultsArgs),
 }
 
-pub fn run(_global: &GlobalArgs, _args: &SandboxArgs) -> anyhow::Result<ExitCode> {
-    Err(UserError::usage("`wwctl sandbox` is not built yet").into())
+pub fn run(global: &GlobalArgs, args: &SandboxArgs) -> anyhow::Result<ExitCode> {
+    let dir = folder::SandboxDir::resolve(args.dir.as_deref())?;
+    match &args.command {
+        SandboxCommand::Up(options) => control::up(global, &dir, options),
+        SandboxCommand::Serve(options) => serve::run(global, &dir, options),
+        SandboxCommand::Env => control::env(global, &dir),
+        SandboxCommand::Status => control::status(global, &dir),
+        SandboxCommand::Down => control::down(global, &dir),
+        SandboxCommand::Faults(faults) => control::faults(global, &dir, faults),
+    }
 }

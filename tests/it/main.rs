@@ -3,6 +3,13 @@
 mod support;
 
 mod cloud;
+mod emulator_boot;
+mod emulator_contract;
+mod emulator_daemon;
+mod emulator_dns;
+mod emulator_faults;
+mod emulator_restart;
+mod emulator_rules;
 mod engine_resume;
 mod inventory_check;
 mod inventory_fuzz;

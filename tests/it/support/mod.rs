@@ -1,4 +1,13 @@
-//! Shared helpers for the integration tests.
+//! The integration tests' harness: the shared sandbox behind Prism, private
+//! emulator processes, a DNS client, a loopback sshd, and helpers to run
+//! wwctl. Each test uses the parts it needs.
+#![allow(dead_code)]
+
+pub mod api;
+pub mod cloud;
+pub mod dns;
+pub mod emulator;
+pub mod sshd;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -61,4 +70,3 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-pub mod sshd;
