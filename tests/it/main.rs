@@ -3,6 +3,7 @@
 mod support;
 
 mod cloud;
+mod cloud_on_emulator;
 mod emulator_boot;
 mod emulator_contract;
 mod emulator_daemon;
