@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod clock;
 pub mod commands;
+pub mod database;
 pub mod diagnostic;
 pub mod engine;
 pub mod error;

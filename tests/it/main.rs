@@ -1,1 +1,4 @@
-fn main() {}
+//! The integration test binary: one module per feature.
+
+mod database;
+mod database_generate;
