@@ -2,3 +2,4 @@
 
 mod database;
 mod database_generate;
+mod database_sync;
