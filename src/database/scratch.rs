@@ -33,10 +33,14 @@ impl ScratchServer {
     pub fn start(dir: &Path) -> anyhow::Result<ScratchServer> {
         let data = dir.join("data");
         let socket = dir.join("mysqld.sock");
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create `{}`", dir.display()))?;
+        // Each server needs its own temporary folder: a starting server
+        // deletes every `#sql*` file in its tmpdir, including the
+        // temporary tables of other servers sharing it.
+        let tmp = dir.join("tmp");
+        std::fs::create_dir_all(&tmp)
+            .with_context(|| format!("cannot create `{}`", tmp.display()))?;
 
-        install(dir, &data)?;
+        install(dir, &data, &tmp)?;
 
         let error_log = dir.join("error.log");
         let child = Command::new("mariadbd")
@@ -45,6 +49,8 @@ impl ScratchServer {
             .arg(format!("--socket={}", socket.display()))
             .arg(format!("--pid-file={}", dir.join("mysqld.pid").display()))
             .arg(format!("--log-error={}", error_log.display()))
+            .arg(format!("--tmpdir={}", tmp.display()))
+            .env("TMPDIR", &tmp)
             .args([
                 "--skip-networking",
                 "--user=root",
@@ -167,11 +173,13 @@ impl Drop for ScratchServer {
     }
 }
 
-fn install(dir: &Path, data: &Path) -> anyhow::Result<()> {
+fn install(dir: &Path, data: &Path, tmp: &Path) -> anyhow::Result<()> {
     let output = Command::new("mariadb-install-db")
         .arg("--no-defaults")
         .arg("--auth-root-authentication-method=socket")
         .arg(format!("--datadir={}", data.display()))
+        .arg(format!("--tmpdir={}", tmp.display()))
+        .env("TMPDIR", tmp)
         .args(["--user=root", "--skip-test-db"])
         .stdin(Stdio::null())
         .output()

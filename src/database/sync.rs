@@ -12,6 +12,12 @@ use crate::database::verify::{self, Verified, VerifyError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
+    #[error("cannot read dump file `{}`", path.display())]
+    ReadDump {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot run the preflight checks")]
     PreflightQuery(#[source] SqlError),
     #[error(transparent)]

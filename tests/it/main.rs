@@ -1,5 +1,6 @@
 //! The integration test binary: one module per feature.
 
 mod database;
+mod database_cases;
 mod database_generate;
 mod database_sync;

@@ -435,9 +435,15 @@ fn missing_privileges(held: &BTreeSet<String>, needed: &[&str]) -> Vec<String> {
     if held.contains("ALL PRIVILEGES") {
         return Vec::new();
     }
+    // MariaDB 10.5 renamed REPLICATION CLIENT to BINLOG MONITOR and lists
+    // only the new name.
+    let holds = |privilege: &str| {
+        held.contains(privilege)
+            || (privilege == "REPLICATION CLIENT" && held.contains("BINLOG MONITOR"))
+    };
     needed
         .iter()
-        .filter(|privilege| !held.contains(**privilege))
+        .filter(|privilege| !holds(privilege))
         .map(|privilege| privilege.to_string())
         .collect()
 }

@@ -1,53 +1,71 @@
 //! Source facts read from dump text, for loading a dump file that did not
 //! come from a server wwctl can query.
 
+use std::io::{self, BufRead};
+
 use crate::database::account::Account;
 use crate::database::preflight::facts::{DefinedObject, SourceFacts};
 
 /// Scan the DDL of a dump (data lines are skipped) for the collations,
 /// character sets and definers it uses, and for GTID state.
 pub fn dump_facts(origin: &str, text: &str) -> SourceFacts {
+    dump_facts_from_reader(origin, text.as_bytes()).expect("reading memory cannot fail")
+}
+
+/// `dump_facts` over a reader, a line at a time, so a large dump file is
+/// never held in memory. Bytes that are not UTF-8 are read lossily.
+pub fn dump_facts_from_reader(origin: &str, mut reader: impl BufRead) -> io::Result<SourceFacts> {
     let mut facts = SourceFacts {
         origin: origin.to_string(),
         ..SourceFacts::default()
     };
+    let mut line = Vec::new();
+    let mut number = 0;
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        number += 1;
+        scan_line(&mut facts, number, &String::from_utf8_lossy(&line));
+    }
+    Ok(facts)
+}
 
-    for (index, line) in text.lines().enumerate() {
-        if line.starts_with("INSERT ") || line.starts_with('(') || line.starts_with("--") {
-            continue;
-        }
-        if line
-            .get(..24)
-            .is_some_and(|start| start.eq_ignore_ascii_case("SET @@GLOBAL.GTID_PURGED"))
-        {
-            facts.dump_sets_gtid_purged = true;
-        }
+fn scan_line(facts: &mut SourceFacts, number: usize, line: &str) {
+    if line.starts_with("INSERT ") || line.starts_with('(') || line.starts_with("--") {
+        return;
+    }
+    if line
+        .get(..24)
+        .is_some_and(|start| start.eq_ignore_ascii_case("SET @@GLOBAL.GTID_PURGED"))
+    {
+        facts.dump_sets_gtid_purged = true;
+    }
 
-        let lower = line.to_ascii_lowercase();
-        for keyword in ["collate", "collation_connection"] {
-            for name in names_after(line, &lower, keyword) {
-                facts.collations.insert(name);
-            }
-        }
-        for keyword in [
-            "charset",
-            "character set",
-            "character_set_client",
-            "set names",
-        ] {
-            for name in names_after(line, &lower, keyword) {
-                facts.charsets.insert(name);
-            }
-        }
-        for definer in definers_in(line) {
-            facts.definers.push(DefinedObject {
-                kind: "object".to_string(),
-                name: format!("at line {}", index + 1),
-                definer,
-            });
+    let lower = line.to_ascii_lowercase();
+    for keyword in ["collate", "collation_connection"] {
+        for name in names_after(line, &lower, keyword) {
+            facts.collations.insert(name);
         }
     }
-    facts
+    for keyword in [
+        "charset",
+        "character set",
+        "character_set_client",
+        "set names",
+    ] {
+        for name in names_after(line, &lower, keyword) {
+            facts.charsets.insert(name);
+        }
+    }
+    for definer in definers_in(line) {
+        facts.definers.push(DefinedObject {
+            kind: "object".to_string(),
+            name: format!("at line {number}"),
+            definer,
+        });
+    }
 }
 
 /// Identifiers that follow `keyword` (and an optional `=`), such as

@@ -135,7 +135,15 @@ pub async fn run_for_dump(
     target: &Endpoint,
     options: &PreflightOptions,
 ) -> Result<Preflight, SqlError> {
-    let source_facts = dump_text::dump_facts(origin, text);
+    run_with_facts(dump_text::dump_facts(origin, text), target, options).await
+}
+
+/// Check source facts gathered elsewhere against a live target.
+pub async fn run_with_facts(
+    source_facts: SourceFacts,
+    target: &Endpoint,
+    options: &PreflightOptions,
+) -> Result<Preflight, SqlError> {
     let target_facts =
         facts::target_facts(target, &options.database, options.target_free_bytes).await?;
     Ok(evaluate(&source_facts, &target_facts, options))
