@@ -57,7 +57,7 @@ fn sql_error(sql: &dyn SqlRunner) -> impl FnOnce(SqlError) -> CutoverError + '_ 
     }
 }
 
-/// Whether the server has `super_read_only` (MySQL 5.7 and later).
+/// Check whether the server has `super_read_only` (MySQL 5.7 and later).
 pub async fn has_super_read_only(sql: &dyn SqlRunner) -> Result<bool, SqlError> {
     let rows = sql
         .query("SHOW GLOBAL VARIABLES LIKE 'super_read_only'")
@@ -65,15 +65,16 @@ pub async fn has_super_read_only(sql: &dyn SqlRunner) -> Result<bool, SqlError> 
     Ok(!rows.is_empty())
 }
 
-/// The number of open transactions that wrote or locked for writing.
+/// Count the open transactions that changed rows or locked tables for
+/// writing.
 pub async fn open_write_transactions(sql: &dyn SqlRunner) -> Result<u64, SqlError> {
     let count = sql.scalar(OPEN_WRITES_QUERY).await?.unwrap_or_default();
     Ok(count.parse().unwrap_or(0))
 }
 
 /// Freeze writes and wait, polling every `poll`, until no write
-/// transaction is open. When they are still open after `timeout`, writes
-/// are allowed again and the error says how many were open.
+/// transaction is open. When some are still open after `timeout`, writes
+/// are allowed again and the error reports how many were open.
 pub async fn freeze_writes(
     sql: &dyn SqlRunner,
     clock: &dyn Clock,

@@ -18,6 +18,11 @@ pub fn string(value: &str) -> String {
 
 /// Append `value` escaped for a single-quoted literal, without the quotes.
 pub fn push_escaped(out: &mut String, value: &str) {
+    let special = |c: char| matches!(c, '\0' | '\n' | '\r' | '\u{1a}' | '\\' | '\'' | '"');
+    if !value.contains(special) {
+        out.push_str(value);
+        return;
+    }
     for c in value.chars() {
         match c {
             '\0' => out.push_str("\\0"),

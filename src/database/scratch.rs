@@ -88,7 +88,7 @@ impl ScratchServer {
         &self.dir
     }
 
-    /// The connection to this server through MariaDB's client programs.
+    /// Build the connection to this server through MariaDB's client programs.
     pub fn connection(&self) -> Connection {
         Connection {
             client: "mariadb".to_string(),
@@ -97,7 +97,7 @@ impl ScratchServer {
         }
     }
 
-    /// A SQL client for this server, as root over the socket.
+    /// Build a SQL client for this server, as root over the socket.
     pub fn client(&self) -> Client {
         Client::new(Arc::new(LocalRunner), self.connection())
     }

@@ -60,7 +60,7 @@ fn views_text(failures: &[ViewFailure]) -> String {
     text
 }
 
-/// What the user chose: preflight options plus the copy method.
+/// Options of a sync: the preflight options plus the copy method.
 #[derive(Clone, Debug)]
 pub struct SyncOptions {
     pub preflight: PreflightOptions,
@@ -71,7 +71,8 @@ pub struct SyncOptions {
     pub collation: String,
 }
 
-/// What a finished sync did and proved.
+/// Report of a finished sync: its preflight, streams, view checks and
+/// verification.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct SyncReport {
     pub preflight: Preflight,

@@ -29,7 +29,7 @@ pub struct AppUser {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum UserError {
+pub enum AppUserError {
     #[error("privilege `{privilege}` of database user `{user}` is not a privilege name")]
     InvalidPrivilege { user: String, privilege: String },
     #[error("no host given for database user `{user}`")]
@@ -38,7 +38,7 @@ pub enum UserError {
     Sql {
         account: Account,
         #[source]
-        source: SqlError,
+        source: Box<SqlError>,
     },
 }
 
@@ -53,8 +53,8 @@ pub fn generate_password() -> Secret {
     Secret::new(password)
 }
 
-/// The hosts app users connect from: `localhost` when the apps run on the
-/// database server (all-in-one), else each app server's address.
+/// Pick the hosts app users connect from: `localhost` when the apps run on
+/// the database server (all-in-one), else each app server's address.
 pub fn app_hosts(all_in_one: bool, app_addresses: &[String]) -> Vec<String> {
     if all_in_one {
         vec!["localhost".to_string()]
@@ -74,12 +74,12 @@ pub async fn create_app_users(
     users: &[DatabaseUser],
     hosts: &[String],
     passwords: &BTreeMap<String, Secret>,
-) -> Result<Vec<AppUser>, UserError> {
+) -> Result<Vec<AppUser>, AppUserError> {
     let mut created = Vec::new();
     for user in users {
         check_privileges(user)?;
         if hosts.is_empty() {
-            return Err(UserError::NoHosts {
+            return Err(AppUserError::NoHosts {
                 user: user.name.clone(),
             });
         }
@@ -95,9 +95,9 @@ pub async fn create_app_users(
             let label = format!("CREATE USER IF NOT EXISTS {} ...", account.sql());
             sql.execute_secret(&statements, &label, &[&password])
                 .await
-                .map_err(|source| UserError::Sql {
+                .map_err(|source| AppUserError::Sql {
                     account: account.clone(),
-                    source,
+                    source: Box::new(source),
                 })?;
             tracing::info!(
                 "created or updated database user {account} with {} on `{database}`",
@@ -118,14 +118,14 @@ pub async fn create_app_users(
 
 /// Privilege names go into SQL text, so only words of letters and single
 /// spaces are accepted (the inventory allows a short list).
-fn check_privileges(user: &DatabaseUser) -> Result<(), UserError> {
+fn check_privileges(user: &DatabaseUser) -> Result<(), AppUserError> {
     for privilege in &user.privileges {
         let valid = !privilege.is_empty()
             && privilege
                 .split(' ')
                 .all(|word| !word.is_empty() && word.chars().all(|c| c.is_ascii_uppercase()));
         if !valid {
-            return Err(UserError::InvalidPrivilege {
+            return Err(AppUserError::InvalidPrivilege {
                 user: user.name.clone(),
                 privilege: privilege.clone(),
             });

@@ -70,7 +70,7 @@ impl Objects {
     }
 }
 
-/// What one side holds: objects and per-table checksums.
+/// One side's objects and per-table checksums.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Snapshot {
     pub database: String,
@@ -375,7 +375,8 @@ ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION",
         .collect())
 }
 
-/// The names of every table, view, routine, trigger and event of `database`.
+/// Read the names of every table, view, routine, trigger and event of
+/// `database`.
 pub async fn objects(sql: &dyn SqlRunner, database: &str) -> Result<Objects, SqlError> {
     let schema = quote::string(database);
     let query = format!(
@@ -409,8 +410,8 @@ UNION ALL SELECT 'event', EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_
     Ok(objects)
 }
 
-/// The text form of one column inside the row hash (see the module
-/// documentation for why each type gets its form).
+/// Build the text form of one column inside the row hash (the module
+/// documentation explains the form of each type).
 fn column_expression(column: &Column) -> String {
     let name = quote::identifier(&column.name);
     let text = match column.data_type.as_str() {

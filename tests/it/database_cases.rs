@@ -56,7 +56,7 @@ INSERT INTO `ww_hosts` VALUES (1,'Host');
 SET @@SESSION.SQL_LOG_BIN = @MYSQLDUMP_TEMP_LOG_BIN;
 ";
 
-/// An error and its causes, one a line, for assertion messages.
+/// Format an error and its causes, one a line, for assertion messages.
 fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
@@ -302,7 +302,7 @@ async fn missing_definer_reported_and_rewritten() {
     assert!(failed.errors[0].message.contains("view `show_years`"));
     assert!(!database_exists(&target_server, "wwdtm").await);
 
-    // Loaded anyway, the view arrives broken, and the smoke test sees it.
+    // Loaded anyway, the view arrives broken, and the smoke test reports it.
     target_server.create_database("wwdtm").await;
     let plan = CopyPlan {
         source: &source,

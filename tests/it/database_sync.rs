@@ -96,8 +96,8 @@ async fn changed_row_fails_verification() {
     .await
     .unwrap_or_else(|error| panic!("sync failed: {error}"));
 
-    // A change only a byte-exact checksum sees: the collation calls the
-    // two values equal.
+    // A change only a byte-exact checksum detects, because the collation
+    // compares the two values as equal.
     target_server
         .run_in(
             "wwdtm",

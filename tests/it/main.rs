@@ -4,3 +4,4 @@ mod database;
 mod database_cases;
 mod database_generate;
 mod database_sync;
+mod database_users;

@@ -1,6 +1,7 @@
 //! Multi-row `INSERT` statements written straight to an output, one
 //! statement at a time, so memory stays flat at any scale.
 
+use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use crate::database::quote;
@@ -65,7 +66,8 @@ impl<'w> InsertWriter<'w> {
 
     pub fn int(&mut self, value: i64) {
         self.separator();
-        self.buffer.push_str(&value.to_string());
+        // Writing to a String cannot fail.
+        let _ = write!(self.buffer, "{value}");
     }
 
     pub fn int_or_null(&mut self, value: Option<i64>) {

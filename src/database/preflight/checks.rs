@@ -39,8 +39,8 @@ const LOAD_PRIVILEGES: [&str; 12] = [
 /// (MySQL 8.0).
 const DEFINER_PRIVILEGES: [&str; 3] = ["SUPER", "SET USER", "SET_USER_ID"];
 
-/// A dump writes each row at least once in an `INSERT`; escaping and
-/// `--hex-blob` can double its bytes.
+/// Estimate the largest statement a row needs. A dump writes each row in
+/// an `INSERT`, and escaping or `--hex-blob` can double its bytes.
 fn statement_bytes_for_row(row_bytes: u64) -> u64 {
     row_bytes * 2 + 1024
 }
@@ -87,7 +87,7 @@ fn mode_finding(options: &PreflightOptions) -> Finding {
     )
 }
 
-/// A collation of the target with the same character set, to suggest.
+/// Suggest a collation of the target with the same character set.
 fn suggest_collation(missing: &str, target: &TargetFacts) -> Option<String> {
     let charset = missing.split('_').next()?;
     [
@@ -458,8 +458,9 @@ fn check_disk(source: &SourceFacts, target: &TargetFacts, findings: &mut Vec<Fin
         return;
     };
 
-    // The loaded tables take about what they take on the source; redo and
-    // undo logs and binary logs during the load need about as much again.
+    // The loaded tables take about what they take on the source. Redo,
+    // undo and binary logs written during the load need about as much again
+    // (an estimate).
     let comfortable = data.saturating_mul(2);
     if free < data {
         findings.push(Finding::error(

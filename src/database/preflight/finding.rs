@@ -29,7 +29,7 @@ pub struct Finding {
     pub check: &'static str,
     pub severity: Severity,
     pub message: String,
-    /// What to do about it.
+    /// The action that fixes it.
     pub hint: String,
 }
 

@@ -1,5 +1,5 @@
-//! Checks run before any data moves. Each finding says what is wrong and
-//! what to do; an error finding stops the sync before the target is
+//! Checks run before any data moves. Each finding states what is wrong
+//! and what to do. An error finding stops the sync before the target is
 //! touched, so a failed preflight never leaves a half-loaded database.
 
 pub mod checks;
@@ -18,7 +18,7 @@ use crate::database::preflight::facts::{SourceFacts, TargetFacts};
 use crate::database::preflight::finding::{Finding, Severity};
 use crate::database::sql::SqlError;
 
-/// What the user chose for the sync.
+/// Choices the user made for the sync.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PreflightOptions {
     pub database: String,
