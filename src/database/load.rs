@@ -59,7 +59,7 @@ pub async fn load_dump_file(
         runner: target.runner.clone(),
         argv: load_argv(&target.connection, database),
     };
-    let stats = run_stream("dump file", &dump, &load, preflight.rules.clone(), progress)
+    let stats = run_stream(&origin, &dump, &load, preflight.rules.clone(), progress)
         .await
         .map_err(|source| SyncError::Copy {
             database: database.to_string(),

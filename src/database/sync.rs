@@ -82,6 +82,8 @@ pub struct SyncReport {
 }
 
 /// Run the whole sync. Nothing reaches the target unless preflight passed.
+/// Verification compares the source as it is after the copy, so it proves
+/// equality only while writes to the source are frozen (see `cutover`).
 pub async fn sync(
     source: &Endpoint,
     target: &Endpoint,

@@ -80,3 +80,21 @@ impl fmt::Display for Finding {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Finding;
+
+    #[test]
+    fn finding_prints_and_serializes() {
+        let finding = Finding::error("disk", "target is full", "free some space");
+        assert_eq!(
+            finding.to_string(),
+            "error [disk]: target is full\n  hint: free some space"
+        );
+        assert_eq!(
+            serde_json::to_string(&finding).unwrap(),
+            r#"{"check":"disk","severity":"error","message":"target is full","hint":"free some space"}"#
+        );
+    }
+}
