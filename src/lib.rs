@@ -4,6 +4,7 @@ pub mod cli;
 pub mod clock;
 pub mod cloud;
 pub mod commands;
+pub mod database;
 pub mod diagnostic;
 pub mod dns_query;
 pub mod engine;

@@ -4,6 +4,11 @@ mod support;
 
 mod cloud;
 mod cloud_on_emulator;
+mod database;
+mod database_cases;
+mod database_generate;
+mod database_sync;
+mod database_users;
 mod emulator_boot;
 mod emulator_contract;
 mod emulator_daemon;

@@ -1,0 +1,189 @@
+//! A whole sync: preflight, create the target database, copy, smoke-test
+//! every view, verify. Each stage is also public on its own, for a step
+//! engine that journals them separately.
+
+use crate::database::copy::{CopyError, CopyMethod, CopyPlan, copy};
+use crate::database::endpoint::Endpoint;
+use crate::database::pipeline::{Progress, StreamStats};
+use crate::database::preflight::{self, Preflight, PreflightFailed, PreflightOptions};
+use crate::database::quote;
+use crate::database::sql::{SqlError, SqlRunner};
+use crate::database::verify::{self, Verified, VerifyError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("cannot read dump file `{}`", path.display())]
+    ReadDump {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot run the preflight checks")]
+    PreflightQuery(#[source] SqlError),
+    #[error(transparent)]
+    Preflight(#[from] PreflightFailed),
+    #[error("cannot create database `{database}` on the target")]
+    CreateDatabase {
+        database: String,
+        #[source]
+        source: SqlError,
+    },
+    #[error(
+        "copying database `{database}` failed; the target is incomplete, and a rerun replaces it"
+    )]
+    Copy {
+        database: String,
+        #[source]
+        source: CopyError,
+    },
+    #[error("{}", views_text(failures))]
+    Views { failures: Vec<ViewFailure> },
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+}
+
+/// A view that failed its smoke query on the target.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ViewFailure {
+    pub view: String,
+    pub error: String,
+}
+
+fn views_text(failures: &[ViewFailure]) -> String {
+    let mut text = format!(
+        "{} view(s) fail on the target after loading",
+        failures.len()
+    );
+    for failure in failures {
+        text.push_str(&format!("\n- view `{}`: {}", failure.view, failure.error));
+    }
+    text
+}
+
+/// Options of a sync: the preflight options plus the copy method.
+#[derive(Clone, Debug)]
+pub struct SyncOptions {
+    pub preflight: PreflightOptions,
+    pub method: CopyMethod,
+    /// Character set and collation of the target database when it must be
+    /// created.
+    pub charset: String,
+    pub collation: String,
+}
+
+/// Report of a finished sync: its preflight, streams, view checks and
+/// verification.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SyncReport {
+    pub preflight: Preflight,
+    pub streams: Vec<StreamStats>,
+    pub views_checked: usize,
+    pub verified: Verified,
+}
+
+/// Run the whole sync. Nothing reaches the target unless preflight passed.
+/// Verification compares the source as it is after the copy, so it proves
+/// equality only while writes to the source are frozen (see `cutover`).
+pub async fn sync(
+    source: &Endpoint,
+    target: &Endpoint,
+    options: &SyncOptions,
+    progress: &(dyn Fn(&Progress) + Send + Sync),
+) -> Result<SyncReport, SyncError> {
+    let database = options.preflight.database.as_str();
+    let preflight = preflight::run(source, target, &options.preflight)
+        .await
+        .map_err(SyncError::PreflightQuery)?
+        .require_passed()?;
+
+    create_database(
+        &target.client(),
+        database,
+        &options.charset,
+        &options.collation,
+    )
+    .await
+    .map_err(|source| SyncError::CreateDatabase {
+        database: database.to_string(),
+        source,
+    })?;
+
+    let plan = CopyPlan {
+        source,
+        target,
+        database,
+        mode: options.preflight.mode,
+        rules: preflight.rules.clone(),
+    };
+    let streams = copy(&plan, options.method, progress)
+        .await
+        .map_err(|source| SyncError::Copy {
+            database: database.to_string(),
+            source,
+        })?;
+
+    let views_checked = smoke_test_views(&target.client(), database).await?;
+    let verified = verify::verify(&source.client(), &target.client(), database).await?;
+
+    Ok(SyncReport {
+        preflight,
+        streams,
+        views_checked,
+        verified,
+    })
+}
+
+/// Create `database` on the target if it does not exist.
+pub async fn create_database(
+    sql: &dyn SqlRunner,
+    database: &str,
+    charset: &str,
+    collation: &str,
+) -> Result<(), SqlError> {
+    sql.execute(&format!(
+        "CREATE DATABASE IF NOT EXISTS {} CHARACTER SET {} COLLATE {}",
+        quote::identifier(database),
+        quote::string(charset),
+        quote::string(collation)
+    ))
+    .await
+}
+
+/// Run `SELECT * FROM view LIMIT 0` on every view of `database`: it fails
+/// when a view's definer, tables or functions are missing. Returns the
+/// number of views checked.
+pub async fn smoke_test_views(sql: &dyn SqlRunner, database: &str) -> Result<usize, SyncError> {
+    let views = verify::objects(sql, database)
+        .await
+        .map_err(|source| VerifyError::Sql {
+            database: database.to_string(),
+            side: "target",
+            source: Box::new(source),
+        })?
+        .views;
+
+    let mut failures = Vec::new();
+    for view in &views {
+        let query = format!(
+            "SELECT * FROM {}.{} LIMIT 0",
+            quote::identifier(database),
+            quote::identifier(view)
+        );
+        if let Err(error) = sql.query(&query).await {
+            let detail = match &error {
+                SqlError::Failed { stderr, .. } => stderr.clone(),
+                other => other.to_string(),
+            };
+            failures.push(ViewFailure {
+                view: view.clone(),
+                error: detail,
+            });
+        }
+    }
+
+    if failures.is_empty() {
+        Ok(views.len())
+    } else {
+        Err(SyncError::Views { failures })
+    }
+}
