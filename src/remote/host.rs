@@ -97,7 +97,7 @@ impl Output {
 #[derive(Debug)]
 pub struct Host {
     pub target: Target,
-    session: Session,
+    session: Arc<Session>,
     channels: Arc<Semaphore>,
     default_timeout: Duration,
 }
@@ -139,7 +139,7 @@ impl Host {
 
         Ok(Self {
             target,
-            session,
+            session: Arc::new(session),
             channels: Arc::new(Semaphore::new(MAX_CHANNELS)),
             default_timeout: settings.command_timeout,
         })
@@ -167,6 +167,12 @@ impl Host {
     /// Run `cmd` and return its output whatever its exit status.
     pub async fn run_unchecked(&self, cmd: &Cmd) -> Result<Output, RemoteError> {
         self.execute(cmd, None).await
+    }
+
+    /// Run `cmd` with `input` on its stdin and return its output whatever
+    /// its exit status.
+    pub async fn run_unchecked_with_input(&self, cmd: &Cmd, input: &[u8]) -> Result<Output, RemoteError> {
+        self.execute(cmd, Some(input)).await
     }
 
     /// Builds the error for a command that ran and failed.
@@ -235,19 +241,14 @@ impl Host {
         })
     }
 
-    /// Spawn `cmd` with piped stdin and stdout for streaming, holding a
-    /// channel permit for as long as the child lives.
-    pub async fn spawn_streaming(&self, cmd: &Cmd) -> Result<StreamingChild<'_>, RemoteError> {
+    /// Spawn `cmd` with piped stdin, stdout and stderr for streaming. The
+    /// child owns a channel permit for as long as it lives.
+    pub async fn spawn_streaming(&self, cmd: &Cmd) -> Result<StreamingChild, RemoteError> {
         let permit = self.channel().await;
-        let mut command = self.session.raw_command(self.command_text(cmd));
-        command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let child = command
-            .spawn()
-            .await
-            .map_err(|error| self.transport(cmd, &error))?;
+        tracing::debug!(host = %self.target.name, command = %cmd.display(), "remote command, streaming");
+        let mut command = Session::to_raw_command(self.session.clone(), self.command_text(cmd));
+        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let child = command.spawn().await.map_err(|error| self.transport(cmd, &error))?;
         Ok(StreamingChild {
             child,
             _permit: permit,
@@ -287,15 +288,17 @@ impl Host {
         self.session.control_socket()
     }
 
-    /// Close the master connection.
+    /// Close the master connection once no command uses it any more.
     pub async fn close(self) {
-        let _ = self.session.close().await;
+        if let Ok(session) = Arc::try_unwrap(self.session) {
+            let _ = session.close().await;
+        }
     }
 }
 
 /// A running remote command with its pipes.
-pub struct StreamingChild<'a> {
-    pub child: openssh::Child<&'a Session>,
+pub struct StreamingChild {
+    pub child: openssh::Child<Arc<Session>>,
     _permit: OwnedSemaphorePermit,
 }
 

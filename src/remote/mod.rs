@@ -17,3 +17,4 @@ pub mod pool;
 pub mod readiness;
 pub mod services;
 pub mod sync;
+pub mod runner;

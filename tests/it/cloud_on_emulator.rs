@@ -106,7 +106,7 @@ async fn actions_snapshot_and_delete() {
     let shutdown = client.start_droplet_action(id, &DropletAction::Shutdown).await.unwrap();
     client.wait_for_action(shutdown.id, POLL).await.unwrap();
     let snapshot = client
-        .start_droplet_action(id, &DropletAction::Snapshot { name: Some("final-db-01".to_string()) })
+        .start_droplet_action(id, &DropletAction::Snapshot { name: "final-db-01".to_string() })
         .await
         .unwrap();
     client.wait_for_action(snapshot.id, POLL).await.unwrap();

@@ -184,11 +184,12 @@ async fn freeze_waits_for_open_writes() {
     .unwrap();
     assert!(!has_super_read_only(&server.client()).await.unwrap());
 
-    // A write transaction that stays open for about two seconds.
+    // A write transaction that stays open for about eight seconds, long
+    // enough for the polls below to see it on a loaded machine.
     let writer = server.client();
     let open_write = tokio::spawn(async move {
         writer
-            .execute("BEGIN; INSERT INTO wwdtm.ww_shows VALUES (1); SELECT SLEEP(2); COMMIT;")
+            .execute("BEGIN; INSERT INTO wwdtm.ww_shows VALUES (1); SELECT SLEEP(8); COMMIT;")
             .await
     });
     let started = std::time::Instant::now();
