@@ -1,1 +1,3 @@
+mod lab;
+
 fn main() {}

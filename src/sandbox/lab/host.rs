@@ -284,8 +284,8 @@ pub fn destroy(layout: &LabLayout, droplet_id: u64) -> anyhow::Result<()> {
         }
     }
     kill_netns_processes(&netns)?;
-    let veth = record.as_ref().map(|record| record.veth.clone());
-    network::delete_host_link(&netns, veth.as_deref().unwrap_or(""))?;
+    let veth = record.as_ref().map(|record| record.veth.as_str());
+    network::delete_host_link(&netns, veth)?;
 
     if host_dir.exists() {
         fs::remove_dir_all(&host_dir)

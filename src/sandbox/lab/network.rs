@@ -91,14 +91,14 @@ pub fn set_host_link_up(netns: &str, up: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Delete a host's namespace (its veth pair goes with it) and the
-/// machine-side link if it is still there.
-pub fn delete_host_link(netns: &str, veth: &str) -> anyhow::Result<()> {
+/// Delete a host's namespace (its veth pair goes with it) and, if known
+/// and still there, the machine-side link.
+pub fn delete_host_link(netns: &str, veth: Option<&str>) -> anyhow::Result<()> {
     if list_netns()?.iter().any(|name| name == netns) {
         run_args("ip", &["netns", "del", netns])?;
     }
-    if Path::new("/sys/class/net").join(veth).exists() {
-        run_args("ip", &["link", "del", veth])?;
+    if let Some(veth) = veth {
+        delete_link(veth)?;
     }
     Ok(())
 }
@@ -145,7 +145,7 @@ pub fn lab_links() -> Vec<String> {
 
 /// Delete a link by name, ignoring one that is already gone.
 pub fn delete_link(name: &str) -> anyhow::Result<()> {
-    if Path::new("/sys/class/net").join(name).exists() {
+    if !name.is_empty() && Path::new("/sys/class/net").join(name).exists() {
         run_args("ip", &["link", "del", name])?;
     }
     Ok(())

@@ -46,7 +46,7 @@ pub fn down(layout: &LabLayout) -> anyhow::Result<DownReport> {
 
     for netns in network::lab_netns()? {
         let result =
-            host::kill_netns_processes(&netns).and_then(|()| network::delete_host_link(&netns, ""));
+            host::kill_netns_processes(&netns).and_then(|()| network::delete_host_link(&netns, None));
         match result {
             Ok(()) => report.namespaces += 1,
             Err(error) => errors.push(format!("namespace {netns}: {error:#}")),

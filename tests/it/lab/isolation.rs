@@ -1,0 +1,39 @@
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+use wwctl::sandbox::hosts::HostBackend;
+
+use super::harness::{self, http_get};
+
+#[test]
+fn hosts_keep_files_users_and_addresses_apart() {
+    let Some(lab) = harness::start("hosts_keep_files_users_and_addresses_apart") else {
+        return;
+    };
+    let first = Ipv4Addr::new(10, 77, 2, 1);
+    let second = Ipv4Addr::new(10, 77, 2, 2);
+    lab.boot(2001, "iso-a", first, None);
+    lab.boot(2002, "iso-b", second, None);
+
+    lab.exec_ok("iso-a", "echo a > /etc/nginx/lab-marker.txt && useradd labtestuser");
+    assert_eq!(lab.exec("iso-b", "test -e /etc/nginx/lab-marker.txt").status.code(), Some(1));
+    assert!(!lab.exec("iso-b", "id labtestuser").status.success());
+    assert!(!Path::new("/etc/nginx/lab-marker.txt").exists());
+    let machine_users = std::fs::read_to_string("/etc/passwd").unwrap();
+    assert!(!machine_users.contains("labtestuser"));
+
+    for host in ["iso-a", "iso-b"] {
+        lab.exec_ok(host, &format!("echo marker-{host} > /var/www/html/index.html"));
+    }
+    let (status, _, body) = http_get(first, "/").unwrap();
+    assert_eq!((status, body.trim()), (200, "marker-iso-a"));
+    let (status, _, body) = http_get(second, "/").unwrap();
+    assert_eq!((status, body.trim()), (200, "marker-iso-b"));
+
+    lab.block_on(lab.lab.destroy(2001)).unwrap();
+    assert!(http_get(first, "/").is_err(), "the destroyed host's address still answers");
+    let (status, _, _) = http_get(second, "/").unwrap();
+    assert_eq!(status, 200);
+    // Destroying again succeeds: the backend's operations are idempotent.
+    lab.block_on(lab.lab.destroy(2001)).unwrap();
+}
