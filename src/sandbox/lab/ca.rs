@@ -90,7 +90,7 @@ impl Ca {
         Ok(ca)
     }
 
-    /// The CA in `dir`, created earlier by `create`.
+    /// Open the CA that `create` made in `dir`.
     pub fn open(dir: &Path) -> anyhow::Result<Self> {
         let ca = Self {
             dir: dir.to_path_buf(),
@@ -101,7 +101,7 @@ impl Ca {
         Ok(ca)
     }
 
-    /// The CA certificate (PEM) that clients trust.
+    /// Return the path of the CA certificate (PEM) that clients trust.
     pub fn certificate_path(&self) -> PathBuf {
         self.dir.join("ca.crt")
     }
@@ -273,6 +273,88 @@ mod tests {
             .sign_csr(&csr, &names, Duration::from_secs(3600))
             .unwrap();
         assert_eq!(dns_names(&pem), names);
+    }
+
+    /// The server side as wwctl runs it: openssl makes the key and CSR, the
+    /// CA signs, and openssl verifies the chain and the names.
+    #[test]
+    fn sign_csr_accepts_openssl_request() {
+        if std::process::Command::new("openssl")
+            .arg("version")
+            .output()
+            .is_err()
+        {
+            eprintln!("SKIPPED sign_csr_accepts_openssl_request: no openssl on this machine");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let ca = Ca::create(&dir.path().join("ca")).unwrap();
+        let key = dir.path().join("server.key");
+        let csr_path = dir.path().join("server.csr");
+        let generated = std::process::Command::new("openssl")
+            .args([
+                "req",
+                "-new",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+            ])
+            .args(["-nodes", "-subj", "/CN=api.wwdt.me", "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&csr_path)
+            .output()
+            .unwrap();
+        assert!(
+            generated.status.success(),
+            "{}",
+            String::from_utf8_lossy(&generated.stderr)
+        );
+
+        let csr = std::fs::read_to_string(&csr_path).unwrap();
+        let names = vec!["api.wwdt.me".to_string(), "api.staging.wwdt.me".to_string()];
+        let pem = ca
+            .sign_csr(&csr, &names, Duration::from_secs(3600))
+            .unwrap();
+        let certificate = dir.path().join("server.crt");
+        std::fs::write(&certificate, &pem).unwrap();
+
+        let verified = std::process::Command::new("openssl")
+            .arg("verify")
+            .arg("-CAfile")
+            .arg(ca.certificate_path())
+            .args(["-verify_hostname", "api.staging.wwdt.me"])
+            .arg(&certificate)
+            .output()
+            .unwrap();
+        assert!(
+            verified.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&verified.stdout),
+            String::from_utf8_lossy(&verified.stderr)
+        );
+        assert_eq!(dns_names(&pem), names);
+    }
+
+    #[test]
+    fn site_certificates_cover_every_site_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = Ca::create(dir.path()).unwrap();
+        let issued = ca.issue_site_certificates().unwrap();
+        assert_eq!(issued.len(), 8);
+        let stats = std::fs::read_to_string(&issued[0].certificate_path).unwrap();
+        assert_eq!(
+            dns_names(&stats),
+            vec!["stats.wwdt.me", "wwdt.me", "www.wwdt.me"]
+        );
+        let mode = std::fs::metadata(&issued[0].key_path)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let all: Vec<String> = issued.iter().flat_map(|site| site.names.clone()).collect();
+        assert!(all.contains(&"reports.staging.wwdt.me".to_string()));
     }
 
     #[test]

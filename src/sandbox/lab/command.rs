@@ -13,7 +13,7 @@ pub struct CommandFailed {
     pub stderr: String,
 }
 
-/// The command line of `command` as one string, for messages only.
+/// Format the command line of `command` as one string, for messages only.
 pub fn display(command: &Command) -> String {
     let program = command.get_program().to_string_lossy().into_owned();
     let args = command.get_args().map(OsStr::to_string_lossy);
@@ -47,13 +47,13 @@ pub fn run_args<S: AsRef<OsStr>>(program: &str, args: &[S]) -> anyhow::Result<Ou
     run(Command::new(program).args(args))
 }
 
-/// The standard output of a successful run, as text.
+/// Run `command` and return its standard output as text.
 pub fn stdout_of(command: &mut Command) -> anyhow::Result<String> {
     let output = run(command)?;
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-/// The last `lines` lines of `text`, trimmed.
+/// Return the last `lines` lines of `text`, trimmed.
 pub fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.trim_end().lines().collect();
     let start = all.len().saturating_sub(lines);

@@ -24,7 +24,7 @@ pub const GIT_PORT: u16 = 9418;
 const MAIN_VERSION: &str = "1.0.0";
 const DEVELOP_VERSION: &str = "1.1.0.dev0";
 
-/// The clone URL of a stand-in app's repository.
+/// Return the clone URL of a stand-in app's repository.
 pub fn url(app: &StandInApp) -> String {
     format!("git://{GATEWAY}/{}.git", app.repository)
 }
@@ -103,7 +103,7 @@ pub fn add_commit(
             app.repository
         );
     }
-    // One commit at a time per lab: they share the working copies.
+    // One commit at a time per lab, because commits share the working copies.
     let lock = fs::File::create(layout.git_work().join(".lock"))?;
     let _guard = Flock::lock(lock, FlockArg::LockExclusive)
         .map_err(|(_, error)| anyhow::anyhow!("cannot lock the git working copies: {error}"))?;
@@ -117,7 +117,8 @@ pub fn add_commit(
     Ok(id.trim().to_string())
 }
 
-/// The commit a branch of a stand-in app's published repository points at.
+/// Return the commit a branch of a stand-in app's published repository
+/// points at.
 pub fn branch_commit(layout: &LabLayout, app_name: &str, branch: &str) -> anyhow::Result<String> {
     let app = apps::find(app_name).with_context(|| format!("no stand-in app `{app_name}`"))?;
     let id = stdout_of(git(&bare_dir(layout, app)).args(["rev-parse", branch]))?;
@@ -149,7 +150,7 @@ pub fn start_daemon(layout: &LabLayout) -> anyhow::Result<u32> {
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);
-    // SAFETY: setsid is async-signal-safe; the daemon gets its own process
+    // SAFETY: setsid is async-signal-safe. The daemon gets its own process
     // group, so stopping it also stops the processes it forks per client.
     unsafe {
         std::os::unix::process::CommandExt::pre_exec(&mut command, || {
@@ -175,8 +176,8 @@ pub fn start_daemon(layout: &LabLayout) -> anyhow::Result<u32> {
     Ok(pid)
 }
 
-/// Whether `pid` is the lab's git daemon (its command line names the lab's
-/// git folder).
+/// Check whether `pid` is the lab's git daemon (its command line names the
+/// lab's git folder).
 pub fn is_daemon(layout: &LabLayout, pid: u32) -> bool {
     let base = format!("--base-path={}", layout.git().display());
     let cmdline = process::cmdline(pid);
@@ -206,7 +207,7 @@ fn commit(work: &Path, message: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A git command in `dir` that ignores the machine's and root's git
+/// Build a git command in `dir` that ignores the machine's and root's git
 /// configuration and commits as the sandbox.
 fn git(dir: &Path) -> Command {
     let mut command = Command::new("git");

@@ -39,7 +39,7 @@ pub const HOST_ENVIRONMENT: &[(&str, &str)] = &[
     ("LANG", "C.UTF-8"),
 ];
 
-/// What a finished boot reports.
+/// The outcome of a finished boot.
 #[derive(Clone, Debug)]
 pub struct BootReport {
     pub elapsed: Duration,
@@ -50,7 +50,7 @@ fn record_path(layout: &LabLayout, droplet_id: u64) -> PathBuf {
     layout.host(droplet_id).join("host.json")
 }
 
-/// The record of a droplet's host, if the lab has one.
+/// Read the record of a droplet's host, if the lab has one.
 pub fn read_record(layout: &LabLayout, droplet_id: u64) -> anyhow::Result<Option<HostRecord>> {
     let path = record_path(layout, droplet_id);
     if !path.exists() {
@@ -59,7 +59,7 @@ pub fn read_record(layout: &LabLayout, droplet_id: u64) -> anyhow::Result<Option
     record::read(&path).map(Some)
 }
 
-/// Every host record in the lab folder, ordered by droplet id.
+/// Read every host record in the lab folder, ordered by droplet id.
 pub fn all_records(layout: &LabLayout) -> Vec<HostRecord> {
     let Ok(entries) = fs::read_dir(layout.hosts()) else {
         return Vec::new();
@@ -72,15 +72,15 @@ pub fn all_records(layout: &LabLayout) -> Vec<HostRecord> {
     records
 }
 
-/// Whether the host's PID 1 still runs and is the lab's own.
+/// Check whether the host's `unshare` process still runs and is the lab's own.
 pub fn is_alive(layout: &LabLayout, record: &HostRecord) -> bool {
     record
         .unshare_pid
         .is_some_and(|pid| is_host_process(layout, record.droplet_id, pid))
 }
 
-/// Whether `pid` is the `unshare` or PID 1 of this droplet's host: its
-/// command line names `host-init` and the host folder.
+/// Check whether `pid` is the `unshare` process or PID 1 of this droplet's
+/// host, whose command lines name `host-init` and the host folder.
 fn is_host_process(layout: &LabLayout, droplet_id: u64, pid: u32) -> bool {
     let host_dir = layout.host(droplet_id).display().to_string();
     let cmdline = process::cmdline(pid);
@@ -317,8 +317,8 @@ pub fn kill_netns_processes(netns: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A command that runs `argv` inside the host, as root in `/root`, with a
-/// login-like environment, through `nsenter`.
+/// Build a command that runs `argv` inside the host through `nsenter`, as
+/// root in `/root`, with a login-like environment.
 pub fn command_in_host(record: &HostRecord, argv: &[String]) -> anyhow::Result<Command> {
     let init_pid = record
         .init_pid

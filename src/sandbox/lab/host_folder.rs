@@ -13,8 +13,8 @@ use super::record::write_atomic;
 use super::template::{self, make_folder};
 use crate::sandbox::hosts::BootRequest;
 
-/// A machine folder a host sees through an overlay: reads fall through to
-/// the machine's files, writes land in the host's upper layer. `useradd`,
+/// A machine folder a host mounts as an overlay: reads fall through to the
+/// machine's files, and writes land in the host's upper layer. `useradd`,
 /// `apt-get` locks and new files under `/etc` or `/usr` stay in the host.
 pub struct Overlay {
     pub name: &'static str,
@@ -49,7 +49,7 @@ pub const OVERLAYS: &[Overlay] = &[
     },
 ];
 
-/// Where a host sees the wwctl binary its stand-ins run.
+/// The path, inside a host, of the wwctl binary its stand-ins run.
 pub const STANDIN_BINARY: &str = "/usr/lib/wwctl-lab/wwctl";
 
 /// The stand-ins placed over the machine's programs inside each host, and
@@ -62,7 +62,7 @@ const STANDINS: &[(&str, &str)] = &[
 /// The user data file inside a host, as cloud-init keeps it (mode 0600).
 pub const USER_DATA: &str = "/run/cloud-init/user-data.txt";
 
-/// What a host's PID 1 reads at boot (`boot.json`).
+/// The boot settings a host's PID 1 reads (`boot.json`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BootFile {
     pub droplet_id: u64,
@@ -113,7 +113,7 @@ pub fn prepare(
     Ok(())
 }
 
-/// The upper layer of an overlay in a host folder.
+/// Return the upper layer of an overlay in a host folder.
 pub fn upper(host_dir: &Path, name: &str) -> PathBuf {
     host_dir.join("overlay").join(name).join("upper")
 }
@@ -123,8 +123,8 @@ pub fn work(host_dir: &Path, name: &str) -> PathBuf {
     host_dir.join("overlay").join(name).join("work")
 }
 
-/// `/etc/hostname`, `/etc/hosts` (hosts have no DNS, so each knows its own
-/// name) and a machine id of its own.
+/// Write `/etc/hostname`, `/etc/hosts` (hosts have no DNS, so each lists
+/// its own name) and a machine id of its own.
 fn write_identity(host_dir: &Path, name: &str, address: Ipv4Addr) -> anyhow::Result<()> {
     let etc = upper(host_dir, "etc");
     fs::write(etc.join("hostname"), format!("{name}\n"))?;

@@ -41,7 +41,7 @@ pub fn generate(layout: &LabLayout) -> anyhow::Result<ControllerKey> {
     load(layout)
 }
 
-/// The controller key of a running lab.
+/// Load the controller key of a running lab.
 pub fn load(layout: &LabLayout) -> anyhow::Result<ControllerKey> {
     let public_key_path = layout.controller_public_key();
     let public_key = read_trimmed(&public_key_path)?;

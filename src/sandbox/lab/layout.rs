@@ -1,5 +1,5 @@
-//! Where the lab keeps its files, and the names it gives to the machine's
-//! network objects.
+//! The lab's file layout, and the names it gives to the machine's network
+//! objects.
 //!
 //! Everything the lab creates lives under one folder (by default
 //! `/var/lib/wwctl/sandbox/lab`), owned by root with mode 0711. Hosts bind
@@ -80,13 +80,13 @@ impl LabLayout {
         &self.root
     }
 
-    /// The file whose presence proves that the lab created this folder.
+    /// Return the file whose presence proves that the lab created this folder.
     pub fn marker(&self) -> PathBuf {
         self.root.join("lab.json")
     }
 
-    /// The copy of the wwctl binary that hosts run as PID 1 and as their
-    /// `systemctl` and `cloud-init` stand-ins.
+    /// Return the copy of the wwctl binary that hosts run as PID 1 and as
+    /// their `systemctl` and `cloud-init` stand-ins.
     pub fn binary(&self) -> PathBuf {
         self.root.join("bin/wwctl")
     }
@@ -142,13 +142,13 @@ impl LabLayout {
     }
 }
 
-/// The network namespace of a droplet's host.
+/// Return the network namespace name of a droplet's host.
 pub fn netns_name(droplet_id: u64) -> String {
     format!("{NAME_PREFIX}-{droplet_id}")
 }
 
-/// The machine's end of a host's veth pair, named after the address so it
-/// stays within the 15 bytes Linux allows (`wwlab-255-255`).
+/// Return the name of the machine's end of a host's veth pair. It is made
+/// from the address so it fits the 15 bytes Linux allows (`wwlab-255-255`).
 pub fn veth_name(address: Ipv4Addr) -> String {
     let [_, _, third, fourth] = address.octets();
     format!("{NAME_PREFIX}-{third}-{fourth}")

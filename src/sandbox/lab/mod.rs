@@ -71,7 +71,7 @@ pub struct LabConfig {
 }
 
 impl LabConfig {
-    /// The default folder and the running wwctl binary.
+    /// Use `dir` or the default folder, and the running wwctl binary.
     pub fn new(dir: Option<PathBuf>) -> anyhow::Result<Self> {
         Ok(Self {
             dir: dir.unwrap_or_else(|| PathBuf::from(DEFAULT_LAB_DIR)),
@@ -113,8 +113,8 @@ impl Lab {
         Ok(lab)
     }
 
-    /// The lab in `dir`, running or not (for `down`, `status` and `exec`
-    /// from another process).
+    /// Open the lab in `dir`, running or not (for `down`, `status` and
+    /// `exec` from another process).
     pub fn open(dir: &Path) -> anyhow::Result<Self> {
         let layout = LabLayout::new(dir)?;
         Ok(Self {
@@ -141,7 +141,7 @@ impl Lab {
         let root = layout.root();
         if layout.marker().exists() {
             // A lab that crashed left its folder but runs nothing the
-            // bridge check would see; clear what is left.
+            // bridge check would see, so clear what is left.
             teardown::down(layout).context("cannot clear the previous lab's leftovers")?;
         } else if root.exists() && fs::read_dir(root)?.next().is_some() {
             return Err(UserError::refused(format!(
@@ -221,8 +221,8 @@ impl Lab {
             .unwrap_or(1))
     }
 
-    /// A command that runs `argv` inside the host of a droplet (by name or
-    /// id) through `nsenter`, for callers that capture its output.
+    /// Build a command that runs `argv` inside the host of a droplet (by
+    /// name or id) through `nsenter`, for callers that capture its output.
     pub fn host_command(
         &self,
         target: &str,
@@ -233,7 +233,7 @@ impl Lab {
         host::command_in_host(&record, argv)
     }
 
-    /// The host of a droplet named by id or by name.
+    /// Find the host of a droplet named by id or by name.
     fn find_host(&self, target: &str) -> anyhow::Result<record::HostRecord> {
         let records = host::all_records(&self.inner.layout);
         if let Ok(id) = target.parse::<u64>()
@@ -277,34 +277,34 @@ impl Lab {
         self.inner.layout.root()
     }
 
-    /// The sandbox CA, for signing server certificates.
+    /// Open the sandbox CA, for signing server certificates.
     pub fn ca(&self) -> anyhow::Result<Ca> {
         Ca::open(&self.inner.layout.ca())
     }
 
-    /// The CA certificate that clients trust.
+    /// Return the path of the CA certificate that clients trust.
     pub fn ca_certificate_path(&self) -> PathBuf {
         self.inner.layout.ca().join("ca.crt")
     }
 
-    /// The controller key pair, registered as the account key `wwdtm-ops`.
+    /// Load the controller key pair, registered as the account key `wwdtm-ops`.
     pub fn controller_key(&self) -> anyhow::Result<ControllerKey> {
         keys::load(&self.inner.layout)
     }
 
-    /// The clone URL of a stand-in app (`stats` or `stats.wwdt.me`).
+    /// Return the clone URL of a stand-in app (`stats` or `stats.wwdt.me`).
     pub fn git_url(&self, app: &str) -> anyhow::Result<String> {
         let app = apps::find(app).with_context(|| format!("no stand-in app `{app}`"))?;
         Ok(git::url(app))
     }
 
-    /// Add a commit setting `version` to `branch` of a stand-in app and
-    /// publish it; returns the commit id.
+    /// Add a commit setting `version` to `branch` of a stand-in app, publish
+    /// it, and return the commit id.
     pub fn add_commit(&self, app: &str, branch: &str, version: &str) -> anyhow::Result<String> {
         git::add_commit(&self.inner.layout, app, branch, version)
     }
 
-    /// The host public keys of a droplet's host, one OpenSSH line each
+    /// Read the public host keys of a droplet's host, one OpenSSH line each
     /// (`ssh-ed25519 AAAA...`), for a known_hosts file.
     pub fn host_public_keys(&self, droplet_id: u64) -> anyhow::Result<Vec<String>> {
         let dir = self.inner.layout.host(droplet_id).join("etc-ssh");
@@ -325,7 +325,7 @@ impl Lab {
         Ok(keys)
     }
 
-    /// The lock for one droplet's host.
+    /// Return the lock for one droplet's host.
     fn host_lock(&self, droplet_id: u64) -> Arc<Mutex<()>> {
         let mut locks = self
             .inner

@@ -16,12 +16,12 @@ use super::layout::{BRIDGE, GATEWAY, NAME_PREFIX, PREFIX_LEN};
 /// The comment that marks the lab's own iptables rules.
 const IPTABLES_COMMENT: &str = "wwctl-lab";
 
-/// Whether the lab bridge exists.
+/// Check whether the lab bridge exists.
 pub fn bridge_exists() -> bool {
     Path::new("/sys/class/net").join(BRIDGE).exists()
 }
 
-/// The lab folder recorded on the bridge (its interface alias), if any.
+/// Read the lab folder recorded on the bridge (its interface alias), if any.
 pub fn bridge_owner() -> Option<String> {
     let alias =
         fs::read_to_string(Path::new("/sys/class/net").join(BRIDGE).join("ifalias")).ok()?;
@@ -29,8 +29,8 @@ pub fn bridge_owner() -> Option<String> {
     (!alias.is_empty()).then(|| alias.to_string())
 }
 
-/// Create the bridge with the gateway address, IPv6 off, and label it with
-/// the lab folder so a second lab can say who owns it.
+/// Create the bridge with the gateway address and IPv6 off, and label it
+/// with the lab folder so a second lab can report its owner.
 pub fn create_bridge(lab_dir: &Path) -> anyhow::Result<()> {
     run_args("ip", &["link", "add", "name", BRIDGE, "type", "bridge"])?;
     disable_ipv6(BRIDGE)?;
@@ -84,7 +84,7 @@ pub fn create_host_link(netns: &str, veth: &str, address: Ipv4Addr) -> anyhow::R
     set_host_link_up(netns, true)
 }
 
-/// Bring a host's `eth0` up or down: a powered-off droplet does not answer.
+/// Bring a host's `eth0` up or down, because a powered-off droplet is unreachable.
 pub fn set_host_link_up(netns: &str, up: bool) -> anyhow::Result<()> {
     let state = if up { "up" } else { "down" };
     run_args("ip", &["-n", netns, "link", "set", "dev", "eth0", state])?;
@@ -103,7 +103,7 @@ pub fn delete_host_link(netns: &str, veth: Option<&str>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The machine's process ids inside a network namespace.
+/// List the machine's process ids inside a network namespace.
 pub fn netns_pids(netns: &str) -> anyhow::Result<Vec<u32>> {
     let text = stdout_of(std::process::Command::new("ip").args(["netns", "pids", netns]))?;
     Ok(text
@@ -112,7 +112,7 @@ pub fn netns_pids(netns: &str) -> anyhow::Result<Vec<u32>> {
         .collect())
 }
 
-/// Every network namespace name on the machine.
+/// List every network namespace name on the machine.
 pub fn list_netns() -> anyhow::Result<Vec<String>> {
     let text = stdout_of(std::process::Command::new("ip").args(["netns", "list"]))?;
     Ok(text

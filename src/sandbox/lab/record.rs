@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-/// The version of the record format; a lab refuses records it cannot read.
+/// The version of the record format, written into every record.
 pub const RECORD_VERSION: u32 = 1;
 
-/// The lab as a whole (`lab.json`); its presence marks the folder as the
+/// The lab as a whole (`lab.json`). Its presence marks the folder as the
 /// lab's own.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LabRecord {
@@ -96,7 +96,7 @@ fn temporary_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.tmp"))
 }
 
-/// The current time as an RFC 3339 timestamp.
+/// Return the current time as an RFC 3339 timestamp.
 pub fn now() -> String {
     jiff::Timestamp::now()
         .round(jiff::Unit::Second)

@@ -1,4 +1,4 @@
-//! What a lab runs: the bridge, the git daemon, and each host with its
+//! The lab's status: the bridge, the git daemon, and each host with its
 //! droplet id, name, address, power state and services.
 
 use std::fmt::Write;
@@ -33,7 +33,7 @@ pub struct HostStatus {
 }
 
 /// Collect the lab's status. Service states come from each host's
-/// `systemctl` stand-in; a host that does not answer lists none.
+/// `systemctl` stand-in, and a host whose stand-in fails lists none.
 pub fn collect(layout: &LabLayout) -> LabStatus {
     let git_daemon_pid = record::read::<LabRecord>(&layout.marker())
         .ok()
@@ -78,7 +78,7 @@ fn services(record: &record::HostRecord) -> Vec<ServiceState> {
 }
 
 impl LabStatus {
-    /// A table for people: one line per host, services with their states.
+    /// Format a table for people: one line per host, with its services' states.
     pub fn to_text(&self) -> String {
         let mut text = String::new();
         let bridge = if self.bridge_up { "up" } else { "down" };

@@ -18,7 +18,7 @@ use super::network;
 use super::process;
 use super::record::{self, LabRecord};
 
-/// What `down` removed.
+/// Counts of what `down` removed.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct DownReport {
     pub hosts: usize,
@@ -45,8 +45,8 @@ pub fn down(layout: &LabLayout) -> anyhow::Result<DownReport> {
     }
 
     for netns in network::lab_netns()? {
-        let result =
-            host::kill_netns_processes(&netns).and_then(|()| network::delete_host_link(&netns, None));
+        let result = host::kill_netns_processes(&netns)
+            .and_then(|()| network::delete_host_link(&netns, None));
         match result {
             Ok(()) => report.namespaces += 1,
             Err(error) => errors.push(format!("namespace {netns}: {error:#}")),
@@ -125,9 +125,10 @@ fn stop_git_daemons(layout: &LabLayout) -> usize {
     daemons.len()
 }
 
-/// Hosts mount only inside their own namespaces, and `ip netns del` removes
-/// the namespace's mount under `/run/netns`; detach anything left on the
-/// machine under the lab folder or a lab namespace name.
+/// Detach mounts left on the machine under the lab folder or a lab
+/// namespace name. Hosts mount only inside their own namespaces and
+/// `ip netns del` removes its own mount, so this finds something only
+/// after a crash.
 fn detach_stray_mounts(layout: &LabLayout) -> usize {
     let root = layout.root().display().to_string();
     let netns_prefix = format!("/run/netns/{NAME_PREFIX}-");

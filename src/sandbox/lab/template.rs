@@ -1,7 +1,7 @@
 //! The template every host's private folders are copied from, prepared
-//! once per lab: copies of the installed NGINX, MariaDB and sshd configs
-//! (without the machine's host keys), a fresh MariaDB data folder, and
-//! empty skeletons for logs, `/run` and home folders.
+//! once per lab. It contains copies of the installed NGINX, MariaDB and
+//! sshd configs (without the machine's host keys), a fresh MariaDB data
+//! folder, and empty skeletons for logs, `/run` and home folders.
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -14,8 +14,8 @@ use nix::unistd::{Gid, Group, Uid, User, chown};
 use super::command::{run, run_args};
 use crate::error::HintExt;
 
-/// A private folder of every host: its name in the host folder, where the
-/// host sees it, and how the template fills it.
+/// A private folder of every host: its name in the host folder and the
+/// path the host mounts it on.
 pub struct PrivateFolder {
     pub name: &'static str,
     pub target: &'static str,
@@ -146,8 +146,7 @@ fn install_database(data_dir: &Path) -> anyhow::Result<()> {
         .args(["-a", "--sparse=always"])
         .arg(&scratch)
         .arg(data_dir))?;
-    fs::remove_dir_all(&scratch)
-        .with_context(|| format!("cannot remove `{}`", scratch.display()))
+    fs::remove_dir_all(&scratch).with_context(|| format!("cannot remove `{}`", scratch.display()))
 }
 
 fn install_database_into(data_dir: &Path) -> anyhow::Result<()> {
@@ -169,9 +168,9 @@ fn install_database_into(data_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// An empty `/var/log` with the machine's log folders (same owners and
-/// modes) and empty login records, plus `/var/log/mysql`, which Debian 12's
-/// MariaDB no longer creates.
+/// Create an empty `/var/log` with the machine's log folders (same owners
+/// and modes) and empty login records, plus `/var/log/mysql`, which Debian
+/// 12's MariaDB no longer creates.
 fn make_log_skeleton(dir: &Path) -> anyhow::Result<()> {
     make_folder(dir, 0o755, None)?;
     for entry in fs::read_dir("/var/log")? {
@@ -225,7 +224,7 @@ fn set_owner_mode(path: &Path, mode: u32, owner: Option<(Uid, Gid)>) -> anyhow::
         .with_context(|| format!("cannot change the mode of `{}`", path.display()))
 }
 
-/// The ids of a user and group of the machine, such as `mysql`.
+/// Look up the ids of a user and a group of the machine, such as `mysql`.
 pub fn account(user: &str, group: &str) -> anyhow::Result<(Uid, Gid)> {
     let uid = User::from_name(user)?
         .with_context(|| format!("the machine has no user `{user}`; is its package installed?"))?

@@ -5,10 +5,34 @@ use super::systemctl::write_file;
 
 /// (short name, repository, Gunicorn entry point, worker class, database page)
 const APPS: &[(&str, &str, &str, &str, &str)] = &[
-    ("stats", "stats.wwdt.me", "app:create_app()", "sync", "/shows/count"),
-    ("api", "api.wwdt.me", "app.main:app", "uvicorn.workers.UvicornWorker", "/v2.0/shows/count"),
-    ("graphs", "graphs.wwdt.me", "app:create_app()", "sync", "/shows/count"),
-    ("reports", "reports.wwdt.me", "app:create_app()", "sync", "/shows/count"),
+    (
+        "stats",
+        "stats.wwdt.me",
+        "app:create_app()",
+        "sync",
+        "/shows/count",
+    ),
+    (
+        "api",
+        "api.wwdt.me",
+        "app.main:app",
+        "uvicorn.workers.UvicornWorker",
+        "/v2.0/shows/count",
+    ),
+    (
+        "graphs",
+        "graphs.wwdt.me",
+        "app:create_app()",
+        "sync",
+        "/shows/count",
+    ),
+    (
+        "reports",
+        "reports.wwdt.me",
+        "app:create_app()",
+        "sync",
+        "/shows/count",
+    ),
 ];
 
 const CONFIG: &str = r#"{"database": {"host": "localhost", "port": 3306, "user": "wwdtm", "password": "lab-password", "database": "wwdtm", "unix_socket": "/run/mysqld/mysqld.sock"}}"#;
@@ -44,7 +68,10 @@ WantedBy=multi-user.target"
     );
     let path = format!("/etc/systemd/system/gunicorn-wwdtm{app}.service");
     lab.exec_ok("apps", &write_file(&path, &unit));
-    lab.exec_ok("apps", &format!("systemctl enable --now gunicorn-wwdtm{app}"));
+    lab.exec_ok(
+        "apps",
+        &format!("systemctl enable --now gunicorn-wwdtm{app}"),
+    );
 }
 
 /// GET `path` from an app's socket; returns (status code, body).
@@ -76,7 +103,11 @@ fn stand_in_apps_answer_from_database() {
     }
 
     for (app, _, _, _, page) in APPS {
-        assert_eq!(get(&lab, app, "/health"), ("200".to_string(), "ok\n".to_string()), "{app}");
+        assert_eq!(
+            get(&lab, app, "/health"),
+            ("200".to_string(), "ok\n".to_string()),
+            "{app}"
+        );
         let (code, body) = get(&lab, app, page);
         assert_eq!(code, "500", "{app} without its database: {body}");
         let (code, body) = get(&lab, app, "/version");
@@ -99,7 +130,10 @@ fn stand_in_apps_answer_from_database() {
     assert_eq!(get(&lab, "stats", "/guests/random").0, "200");
     get(&lab, "stats", "/login");
     let headers = lab.exec_ok("apps", "cat /tmp/headers");
-    assert!(headers.to_lowercase().contains("set-cookie: session="), "{headers}");
+    assert!(
+        headers.to_lowercase().contains("set-cookie: session="),
+        "{headers}"
+    );
 }
 
 #[test]
@@ -125,7 +159,10 @@ fn published_branches_and_new_commits() {
         "git-host",
         "git -C /srv/stats pull -q && git -C /srv/stats rev-parse HEAD && cat /srv/stats/version.json",
     );
-    assert!(pulled.starts_with(&commit), "{pulled} should start with {commit}");
+    assert!(
+        pulled.starts_with(&commit),
+        "{pulled} should start with {commit}"
+    );
     assert!(pulled.contains("\"version\": \"1.1.1\""), "{pulled}");
     assert!(lab.lab.add_commit("nosuch", "develop", "1").is_err());
 }

@@ -26,7 +26,7 @@ pub struct TestLab {
     _lock: Flock<File>,
 }
 
-/// Bring up a lab for `test`, or return `None` (and say so) when the test
+/// Bring up a lab for `test`, or print why and return `None` when the test
 /// cannot run here because it is not root.
 pub fn start(test: &str) -> Option<TestLab> {
     if !nix::unistd::geteuid().is_root() {
@@ -41,11 +41,16 @@ pub fn start(test: &str) -> Option<TestLab> {
     if let Some(owner) = network::bridge_owner()
         && owner != TEST_LAB_DIR
     {
-        panic!("a lab from `{owner}` is running; lab tests need the machine's only lab (take it down first)");
+        panic!(
+            "a lab from `{owner}` is running; lab tests need the machine's only lab (take it down first)"
+        );
     }
     // A test that was killed may have left its lab behind.
     let dir = PathBuf::from(TEST_LAB_DIR);
-    Lab::open(&dir).unwrap().down().expect("cannot clear a previous test lab");
+    Lab::open(&dir)
+        .unwrap()
+        .down()
+        .expect("cannot clear a previous test lab");
 
     let config = LabConfig {
         dir,
@@ -73,7 +78,13 @@ impl Drop for TestLab {
 
 impl TestLab {
     /// Boot a host through the emulator's interface; returns how long it took.
-    pub fn boot(&self, droplet_id: u64, name: &str, address: Ipv4Addr, user_data: Option<String>) -> Duration {
+    pub fn boot(
+        &self,
+        droplet_id: u64,
+        name: &str,
+        address: Ipv4Addr,
+        user_data: Option<String>,
+    ) -> Duration {
         let request = BootRequest {
             droplet_id,
             name: name.to_string(),
@@ -123,7 +134,14 @@ impl TestLab {
             .args(["-o", "StrictHostKeyChecking=yes"])
             .arg("-o")
             .arg(format!("UserKnownHostsFile={}", known_hosts.display()))
-            .args(["-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=5"])
+            .args([
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "IdentitiesOnly=yes",
+                "-o",
+                "ConnectTimeout=5",
+            ])
             .arg("-i")
             .arg(&key.private_key_path)
             .arg(format!("root@{address}"))
@@ -151,9 +169,11 @@ pub fn http_get(address: Ipv4Addr, path: &str) -> std::io::Result<(u16, String, 
     Ok((status, head.to_string(), body.to_string()))
 }
 
-/// A new ed25519 host key pair: (private key in OpenSSH format, public line).
+/// Generate an ed25519 host key pair: (private key in OpenSSH format, public line).
 pub fn host_key_pair() -> (String, String) {
-    let key = ssh_key::PrivateKey::random(&mut ssh_key::rand_core::OsRng, ssh_key::Algorithm::Ed25519).unwrap();
+    let key =
+        ssh_key::PrivateKey::random(&mut ssh_key::rand_core::OsRng, ssh_key::Algorithm::Ed25519)
+            .unwrap();
     let private = key.to_openssh(ssh_key::LineEnding::LF).unwrap().to_string();
     let public = key.public_key().to_openssh().unwrap();
     (private, public)

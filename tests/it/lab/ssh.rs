@@ -34,7 +34,9 @@ fn ssh_checks_host_key_from_user_data() {
     fs::write(&known_hosts, format!("{address} {other}\n")).unwrap();
     let output = lab.ssh(address, &known_hosts, "hostname");
     assert_eq!(output.status.code(), Some(255));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("REMOTE HOST IDENTIFICATION HAS CHANGED"));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
+    );
 }
 
 #[test]
@@ -51,8 +53,16 @@ fn ssh_uses_generated_host_key_without_user_data() {
     let dir = tempfile::tempdir().unwrap();
     let known_hosts = dir.path().join("known_hosts");
     fs::write(&known_hosts, format!("{address} {}\n", keys[0])).unwrap();
-    let output = lab.ssh(address, &known_hosts, "hostname && systemctl is-active ssh nginx mariadb");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = lab.ssh(
+        address,
+        &known_hosts,
+        "hostname && systemctl is-active ssh nginx mariadb",
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
         "plain-host\nactive\nactive\nactive\n"

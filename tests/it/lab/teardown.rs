@@ -15,7 +15,13 @@ fn processes_mentioning(needle: &str) -> Vec<String> {
     fs::read_dir("/proc")
         .unwrap()
         .filter_map(Result::ok)
-        .filter(|entry| entry.file_name().to_string_lossy().chars().all(|c| c.is_ascii_digit()))
+        .filter(|entry| {
+            entry
+                .file_name()
+                .to_string_lossy()
+                .chars()
+                .all(|c| c.is_ascii_digit())
+        })
         .filter(|entry| entry.file_name().to_string_lossy() != me)
         .filter_map(|entry| fs::read(entry.path().join("cmdline")).ok())
         .map(|bytes| String::from_utf8_lossy(&bytes).replace('\0', " "))
@@ -32,16 +38,43 @@ fn down_removes_every_namespace_link_mount_and_process() {
     lab.boot(8002, "down-b", Ipv4Addr::new(10, 77, 8, 2), None);
     lab.exec_ok("down-a", "nohup sleep 600 >/dev/null 2>&1 &");
     // Leftovers of a crash: a namespace and a link the records do not know.
-    let netns = Command::new("ip").args(["netns", "add", "wwlab-999"]).status().unwrap();
+    let netns = Command::new("ip")
+        .args(["netns", "add", "wwlab-999"])
+        .status()
+        .unwrap();
     assert!(netns.success());
     let link = Command::new("ip")
-        .args(["link", "add", "wwlab-9-99", "type", "veth", "peer", "name", "wwlab-9-98"])
+        .args([
+            "link",
+            "add",
+            "wwlab-9-99",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "wwlab-9-98",
+        ])
         .status()
         .unwrap();
     assert!(link.success());
     let dir = lab.lab.dir().to_path_buf();
     let dir_text = dir.display().to_string();
     assert!(!processes_mentioning(&dir_text).is_empty());
+
+    // A second lab must not start over the running one.
+    let config = wwctl::sandbox::lab::LabConfig {
+        dir: dir.clone(),
+        binary: env!("CARGO_BIN_EXE_wwctl").into(),
+    };
+    let refused = wwctl::sandbox::lab::Lab::up(&config).unwrap_err();
+    assert!(
+        format!("{refused:#}").contains("a lab is already running"),
+        "{refused:#}"
+    );
+    assert!(
+        dir.join("hosts/8001/host.json").exists(),
+        "the refused start touched the hosts"
+    );
 
     let report = lab.lab.down().unwrap();
     assert_eq!(report.hosts, 2);

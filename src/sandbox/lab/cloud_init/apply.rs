@@ -1,7 +1,7 @@
-//! Applying user data inside a host, in cloud-init's order: at boot before
-//! the services, `bootcmd`, `write_files`, host keys, root's authorized
-//! keys, `users` and `packages`; after the services (the final stage),
-//! deferred `write_files`, then `runcmd` or the user data script.
+//! Applying user data inside a host, in cloud-init's order. Before the
+//! services start come `bootcmd`, `write_files`, host keys, root's
+//! authorized keys, `users` and `packages`. After them, in the final stage,
+//! come deferred `write_files`, then `runcmd` or the user data script.
 
 use std::fs;
 use std::io::Write;
@@ -19,7 +19,7 @@ use crate::sandbox::lab::host_folder::{BootFile, USER_DATA};
 /// Host key types cloud-init writes from `ssh_keys`.
 const KEY_TYPES: &[&str] = &["rsa", "ecdsa", "ed25519"];
 
-/// Where scripts are kept inside the host.
+/// The folder, inside the host, for the scripts cloud-init runs.
 const SCRIPT_DIR: &str = "/run/cloud-init/scripts";
 
 /// Everything before the services start. Returns the status (still

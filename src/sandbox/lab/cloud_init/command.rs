@@ -92,3 +92,15 @@ fn status(options: &[&str]) -> i32 {
         _ => 0,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::run;
+
+    #[test]
+    fn invalid_arguments_exit_two() {
+        assert_eq!(run(&["status".to_string(), "--bogus".to_string()]), 2);
+        assert_eq!(run(&["launch".to_string()]), 2);
+        assert_eq!(run(&["--version".to_string()]), 0);
+    }
+}

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use serde_json::Value;
 
-/// What the user data holds.
+/// The kinds of user data.
 #[derive(Debug, Default, PartialEq)]
 pub enum UserData {
     /// No user data.

@@ -44,7 +44,7 @@ impl Status {
         }
     }
 
-    /// The status file, or `None` before the boot wrote it.
+    /// Read the status file, or return `None` before the boot wrote it.
     pub fn read() -> Option<Self> {
         serde_json::from_str(&fs::read_to_string(STATUS_FILE).ok()?).ok()
     }

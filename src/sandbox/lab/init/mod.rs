@@ -1,10 +1,10 @@
 //! A lab host's PID 1 (`wwctl sandbox lab host-init`).
 //!
-//! It runs inside the host's network, mount, UTS and PID namespaces: it
+//! It runs inside the host's network, mount, UTS and PID namespaces. It
 //! sets the host name, mounts the host's private folders, applies the user
-//! data, starts sshd, MariaDB, NGINX and the enabled app units, marks the
-//! host ready, runs cloud-init's final stage, and then reaps orphans for
-//! as long as the host lives. The lab ends a host with SIGKILL to the
+//! data and starts sshd, MariaDB, NGINX and the enabled app units. Then it
+//! marks the host ready, runs cloud-init's final stage, and reaps orphans
+//! for as long as the host lives. The lab ends a host with SIGKILL to the
 //! `unshare` process above it, which takes the whole PID namespace down.
 
 pub mod mounts;
@@ -24,8 +24,8 @@ use super::cloud_init;
 use super::host_folder::{BootFile, STANDIN_BINARY};
 use super::record;
 
-/// Where PID 1 reports its progress inside the host; the lab reads the same
-/// files from the host folder's `run/wwctl-init`.
+/// The folder, inside the host, where PID 1 reports its progress. The lab
+/// reads the same files from the host folder's `run/wwctl-init`.
 pub const INIT_DIR: &str = "/run/wwctl-init";
 
 /// The file PID 1 writes once the services were started.
@@ -34,7 +34,7 @@ pub const READY_FILE: &str = "ready";
 /// The file PID 1 writes when the host cannot boot.
 pub const FAILED_FILE: &str = "failed";
 
-/// What the ready file holds.
+/// The content of the ready file.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Ready {
     pub boot_millis: u64,
@@ -88,9 +88,9 @@ pub fn run(host_dir: &Path) -> anyhow::Result<()> {
     reap_forever()
 }
 
-/// cloud-init's final stage (deferred files, `runcmd`) runs after the
-/// services, as a child, so `cloud-init status` says `running` while sshd
-/// already answers.
+/// Start cloud-init's final stage (deferred files, `runcmd`) as a child
+/// after the services, so `cloud-init status` prints `running` while sshd
+/// already accepts connections.
 fn start_final_stage() {
     let output = fs::OpenOptions::new()
         .create(true)

@@ -51,8 +51,8 @@ pub fn apply(host_dir: &Path, lab_dir: &Path) -> anyhow::Result<()> {
         })?;
     }
 
-    // The lab folder holds every host's files, the CA key and the
-    // controller key; a host has no business seeing them.
+    // The lab folder contains every host's files, the CA key and the
+    // controller key, which a host must not see.
     mount(
         Some("tmpfs"),
         lab_dir,
@@ -69,11 +69,10 @@ pub fn apply(host_dir: &Path, lab_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The host's mount namespace started as a copy of the machine's, with a
-/// bind mount under `/run/netns` for every lab host that existed then. A
-/// copy would keep those namespaces (and their addresses) alive after the
-/// machine deletes them, so detach every mount under `/run/netns`, deepest
-/// first.
+/// Detach every mount under `/run/netns`, deepest first. The host's mount
+/// namespace started as a copy of the machine's, with a bind mount there
+/// for every lab host that existed then, and those copies would keep the
+/// namespaces (and their addresses) alive after the machine deletes them.
 fn detach_netns_mounts() {
     let mut targets: Vec<String> = std::fs::read_to_string("/proc/self/mounts")
         .unwrap_or_default()

@@ -30,7 +30,7 @@ use service::{ActiveState, ServiceError};
 use unit_file::ServiceUnit;
 use units::{Lookup, UNIT_DIR};
 
-/// Where every call is logged.
+/// The log file that records every call.
 pub const CALL_LOG: &str = "/var/log/systemctl.log";
 
 /// The file holding the daemon-reload time: its modification time.
@@ -258,8 +258,9 @@ fn print_states(
     if any { exit::SUCCESS } else { otherwise }
 }
 
-/// Whether a unit is enabled: a link in one of its `WantedBy=` targets'
-/// `.wants` folders. A unit without `[Install]` is `static`.
+/// Return a unit's enablement state: `enabled` with a link in one of its
+/// `WantedBy=` targets' `.wants` folders, `static` without `[Install]`,
+/// otherwise `disabled`.
 pub fn enabled_state(unit: &ServiceUnit) -> &'static str {
     if unit.wanted_by.is_empty() {
         return "static";
@@ -428,5 +429,26 @@ fn log_call(args: &[String], code: i32) {
         .open(CALL_LOG)
     {
         let _ = file.write_all(line.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{dispatch, exit};
+
+    fn args(words: &[&str]) -> Vec<String> {
+        words.iter().map(|word| word.to_string()).collect()
+    }
+
+    #[test]
+    fn dispatch_rejects_unknown_verb_and_option() {
+        assert_eq!(dispatch(&args(&["frobnicate", "nginx"])), exit::FAILURE);
+        assert_eq!(dispatch(&args(&["--frobnicate", "status"])), exit::FAILURE);
+        assert_eq!(dispatch(&args(&[])), exit::FAILURE);
+    }
+
+    #[test]
+    fn jobs_need_a_unit() {
+        assert_eq!(dispatch(&args(&["is-active"])), exit::FAILURE);
     }
 }

@@ -18,7 +18,7 @@ use super::spawn::{self, Account};
 use super::unit_file::{KillMode, ServiceType, ServiceUnit};
 use crate::sandbox::lab::process;
 
-/// Where the stand-in keeps unit states and notify sockets.
+/// The folder with the stand-in's unit states and notify sockets.
 pub const STATE_DIR: &str = "/run/wwctl-systemctl";
 
 /// How long a stop waits after SIGKILL before giving up.
@@ -43,7 +43,7 @@ impl ActiveState {
     }
 }
 
-/// What the stand-in recorded about a unit.
+/// The stand-in's record of a unit.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct UnitRecord {
     pub state: ActiveState,
@@ -51,12 +51,12 @@ pub struct UnitRecord {
     /// The main process's start time in clock ticks, to detect pid reuse.
     pub start_time: Option<u64>,
     pub since: String,
-    /// Why the unit failed (`exit-code`, `timeout`, `signal`, `resources`).
+    /// The failure result (`exit-code`, `timeout`, `resources`).
     pub result: Option<String>,
 }
 
-/// Why an operation on a unit failed; the command line maps these to
-/// systemctl's exit codes.
+/// A failed operation on a unit. The command line maps each kind to
+/// systemctl's exit code.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     /// The job failed (exit code 1).

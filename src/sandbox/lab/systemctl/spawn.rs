@@ -16,7 +16,7 @@ use super::unit_file::{
     ExecCommand, ServiceUnit, expand_specifiers, expand_variables, parse_environment_file,
 };
 
-/// Where the output of each unit's processes goes, one file per unit.
+/// The folder for the output of each unit's processes, one file per unit.
 pub const UNIT_LOG_DIR: &str = "/var/log/units";
 
 /// The search path systemd gives services.
@@ -68,7 +68,7 @@ pub fn account(unit: &ServiceUnit) -> Result<Option<Account>, String> {
     }))
 }
 
-/// The environment of a unit's processes: the base variables, then
+/// Build the environment of a unit's processes: the base variables, then
 /// `EnvironmentFile=` files, then `Environment=`.
 pub fn environment(
     unit: &ServiceUnit,
@@ -155,9 +155,9 @@ pub fn command(
     } else {
         account.cloned()
     };
-    // SAFETY: the closure runs in the child between fork and exec and only
-    // makes system calls (setsid, setgroups, setgid, setuid), which are
-    // async-signal-safe; everything it needs was computed before the fork.
+    // SAFETY: the closure runs in the child between fork and exec. It only
+    // makes async-signal-safe system calls (setsid, setgroups, setgid,
+    // setuid) on values computed before the fork.
     unsafe {
         command.pre_exec(move || {
             setsid()?;
@@ -209,7 +209,7 @@ fn working_directory(unit: &ServiceUnit, account: Option<&Account>) -> Result<Pa
     }
 }
 
-/// The log file of a unit, opened for appending.
+/// Open the log file of a unit for appending.
 pub fn open_log(unit_name: &str) -> Result<fs::File, String> {
     let path = log_path(unit_name);
     if let Some(dir) = path.parent() {

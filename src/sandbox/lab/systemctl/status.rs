@@ -14,7 +14,7 @@ pub struct ServiceState {
     pub enabled: String,
 }
 
-/// Every unit the host knows (built-in and installed) with its state.
+/// List every unit of the host (built-in and installed) with its state.
 pub fn all_services() -> Vec<ServiceState> {
     let names = BUILTIN_UNITS
         .iter()

@@ -15,7 +15,7 @@ pub struct UnitFileError {
     pub message: String,
 }
 
-/// How the stand-in knows that a service started (`Type=`).
+/// How the stand-in decides that a service started (`Type=`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ServiceType {
     /// Started as soon as the process is forked, even if exec then fails.
@@ -31,7 +31,7 @@ pub enum ServiceType {
     Oneshot,
 }
 
-/// Which processes a stop signals (`KillMode=`).
+/// The processes a stop signals (`KillMode=`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KillMode {
     /// Every process of the service's process group (the stand-in's
@@ -77,7 +77,7 @@ pub struct ServiceUnit {
     pub kill_signal: nix::sys::signal::Signal,
     pub timeout_start: Duration,
     pub timeout_stop: Duration,
-    /// `[Install] WantedBy=` targets; empty means the unit is static.
+    /// `[Install] WantedBy=` targets. An empty list means the unit is static.
     pub wanted_by: Vec<String>,
 }
 
@@ -526,6 +526,7 @@ WantedBy=multi-user.target
                 ("APP_ENV".to_string(), "production".to_string())
             ]
         );
+
         assert_eq!(
             unit.exec_start[0].argv,
             vec![
@@ -539,6 +540,7 @@ WantedBy=multi-user.target
             unit.exec_reload[0].argv,
             vec!["/bin/kill", "-s", "HUP", "$MAINPID"]
         );
+
         assert_eq!(unit.kill_mode, KillMode::Mixed);
         assert_eq!(unit.timeout_stop, Duration::from_secs(5));
         assert_eq!(unit.wanted_by, vec!["multi-user.target"]);

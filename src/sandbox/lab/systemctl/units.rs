@@ -1,4 +1,4 @@
-//! Which units a lab host has: NGINX, MariaDB and sshd, described the way
+//! The units of a lab host: NGINX, MariaDB and sshd, described the way
 //! Debian's packages run them, and the service units under
 //! `/etc/systemd/system` that wwctl installs.
 
@@ -12,7 +12,7 @@ use super::unit_file::{
     DEFAULT_TIMEOUT, ExecCommand, KillMode, ServiceType, ServiceUnit, UnitFileError,
 };
 
-/// Where wwctl installs its units.
+/// The folder wwctl installs its units in.
 pub const UNIT_DIR: &str = "/etc/systemd/system";
 
 /// The units every host has, in the order a host starts them at boot.
@@ -28,8 +28,8 @@ pub enum Lookup {
     Invalid(String, UnitFileError),
 }
 
-/// The canonical name of a unit argument: `.service` added, aliases
-/// resolved (`mysql`, `mysqld` to `mariadb`; `sshd` to `ssh`).
+/// Return the canonical name of a unit argument, with `.service` added and
+/// aliases resolved (`mysql` and `mysqld` to `mariadb`, `sshd` to `ssh`).
 pub fn canonical_name(argument: &str) -> String {
     let name = if argument.contains('.') {
         argument.to_string()
@@ -58,7 +58,7 @@ pub fn lookup(name: &str) -> Lookup {
     }
 }
 
-/// The service units wwctl installed: regular files under
+/// List the service units wwctl installed: regular files under
 /// `/etc/systemd/system` (alias symlinks are skipped).
 pub fn installed_units() -> Vec<String> {
     let Ok(entries) = fs::read_dir(UNIT_DIR) else {
@@ -185,7 +185,7 @@ fn ssh() -> ServiceUnit {
     unit
 }
 
-/// The `pid` directive of the host's `nginx.conf`, or Debian's default.
+/// Read the `pid` directive of the host's `nginx.conf`, or return Debian's default.
 fn nginx_pid_file() -> String {
     let text = fs::read_to_string("/etc/nginx/nginx.conf").unwrap_or_default();
     text.lines()
