@@ -145,8 +145,15 @@ pub fn lab_links() -> Vec<String> {
 
 /// Delete a link by name, ignoring one that is already gone.
 pub fn delete_link(name: &str) -> anyhow::Result<()> {
-    if !name.is_empty() && Path::new("/sys/class/net").join(name).exists() {
-        run_args("ip", &["link", "del", name])?;
+    let exists = || !name.is_empty() && Path::new("/sys/class/net").join(name).exists();
+    if exists() {
+        // The kernel removes a veth pair shortly after its namespace, so
+        // the link may vanish between the check and the delete.
+        if let Err(error) = run_args("ip", &["link", "del", name])
+            && exists()
+        {
+            return Err(error);
+        }
     }
     Ok(())
 }
@@ -165,6 +172,9 @@ fn disable_ipv6(link: &str) -> anyhow::Result<()> {
 /// each other. Accept bridged lab traffic explicitly when iptables exists.
 /// The per-bridge `nf_call_iptables` flag cannot switch this off while the
 /// machine-wide sysctl is on, so the rule is the lab's only local remedy.
+///
+/// NOTE: the machine the lab was built on has no iptables, so this rule
+/// path has not run there.
 fn allow_bridged_traffic() -> anyhow::Result<()> {
     if !has_iptables() {
         tracing::debug!("no iptables on the machine; bridged lab traffic needs no rule");

@@ -1,7 +1,7 @@
 use std::net::Ipv4Addr;
 use std::path::Path;
 
-use wwctl::sandbox::hosts::HostBackend;
+use wwctl::sandbox::hosts::{BootRequest, HostBackend};
 
 use super::harness::{self, http_get};
 
@@ -14,6 +14,21 @@ fn hosts_keep_files_users_and_addresses_apart() {
     let second = Ipv4Addr::new(10, 77, 2, 2);
     lab.boot(2001, "iso-a", first, None);
     lab.boot(2002, "iso-b", second, None);
+
+    // A second droplet with a taken address is rejected before anything is made.
+    let duplicate = BootRequest {
+        droplet_id: 2003,
+        name: "iso-c".to_string(),
+        address: first,
+        authorized_keys: Vec::new(),
+        user_data: None,
+    };
+    let error = lab.block_on(lab.lab.boot(duplicate)).unwrap_err();
+    assert!(
+        format!("{error:#}").contains("belongs to droplet 2001"),
+        "{error:#}"
+    );
+    assert!(!lab.lab.dir().join("hosts/2003").exists());
 
     lab.exec_ok(
         "iso-a",
