@@ -14,6 +14,7 @@ pub mod duration;
 pub mod faults;
 pub mod folder;
 pub mod hosts;
+pub mod lab;
 pub mod lifecycle;
 pub mod options;
 pub mod ratelimit;
@@ -54,6 +55,10 @@ pub enum SandboxCommand {
     Down,
     /// Show or change the injected faults of the sandbox token's account.
     Faults(control::FaultsArgs),
+    /// The lab hosts behind the emulator's droplets.
+    Lab(lab::cli::LabArgs),
+    /// Run a command inside a droplet's lab host without SSH; its exit code is passed through.
+    Exec(lab::cli::ExecArgs),
 }
 
 pub fn run(global: &GlobalArgs, args: &SandboxArgs) -> anyhow::Result<ExitCode> {
@@ -65,5 +70,7 @@ pub fn run(global: &GlobalArgs, args: &SandboxArgs) -> anyhow::Result<ExitCode> 
         SandboxCommand::Status => control::status(global, &dir),
         SandboxCommand::Down => control::down(global, &dir),
         SandboxCommand::Faults(faults) => control::faults(global, &dir, faults),
+        SandboxCommand::Lab(lab_args) => lab::cli::run(global, &lab_args.command),
+        SandboxCommand::Exec(exec_args) => lab::cli::run(global, &lab::cli::LabCommand::Exec(exec_args.clone())),
     }
 }

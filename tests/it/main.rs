@@ -19,6 +19,7 @@ mod emulator_rules;
 mod engine_resume;
 mod inventory_check;
 mod inventory_fuzz;
+mod lab;
 mod plan_offline;
 mod remote_exec;
 mod render_cli;
