@@ -26,6 +26,13 @@ pub trait Clock: Send + Sync + fmt::Debug {
     /// Wait for `duration`, scaled.
     fn sleep(&self, duration: Duration) -> Sleep;
 
+    /// Wait for `duration` of real time whatever the scale, for limits the
+    /// outside world sets, such as an API's rate limit. Test clocks still
+    /// return at once.
+    fn sleep_unscaled(&self, duration: Duration) -> Sleep {
+        self.sleep(duration)
+    }
+
     /// The time at which a wait of `duration` starting now ends.
     fn deadline(&self, duration: Duration) -> Timestamp {
         let scaled = SignedDuration::try_from(self.scaled(duration)).unwrap_or(SignedDuration::MAX);
@@ -89,6 +96,10 @@ impl Clock for ScaledClock {
 
     fn sleep(&self, duration: Duration) -> Sleep {
         Box::pin(tokio::time::sleep(self.scaled(duration)))
+    }
+
+    fn sleep_unscaled(&self, duration: Duration) -> Sleep {
+        Box::pin(tokio::time::sleep(duration))
     }
 }
 

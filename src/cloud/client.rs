@@ -237,7 +237,9 @@ impl CloudClient {
                 reason = %reason,
                 "retrying DigitalOcean API request"
             );
-            self.clock.sleep(wait).await;
+            // Backoffs and rate limits protect the real API, so a sandbox's
+            // time scale does not shorten them.
+            self.clock.sleep_unscaled(wait).await;
         }
     }
 
@@ -262,7 +264,7 @@ impl CloudClient {
                 wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
                 "pausing to stay within the DigitalOcean rate limit"
             );
-            self.clock.sleep(wait).await;
+            self.clock.sleep_unscaled(wait).await;
         }
     }
 

@@ -171,7 +171,11 @@ impl Host {
 
     /// Run `cmd` with `input` on its stdin and return its output whatever
     /// its exit status.
-    pub async fn run_unchecked_with_input(&self, cmd: &Cmd, input: &[u8]) -> Result<Output, RemoteError> {
+    pub async fn run_unchecked_with_input(
+        &self,
+        cmd: &Cmd,
+        input: &[u8],
+    ) -> Result<Output, RemoteError> {
         self.execute(cmd, Some(input)).await
     }
 
@@ -247,8 +251,14 @@ impl Host {
         let permit = self.channel().await;
         tracing::debug!(host = %self.target.name, command = %cmd.display(), "remote command, streaming");
         let mut command = Session::to_raw_command(self.session.clone(), self.command_text(cmd));
-        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let child = command.spawn().await.map_err(|error| self.transport(cmd, &error))?;
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let child = command
+            .spawn()
+            .await
+            .map_err(|error| self.transport(cmd, &error))?;
         Ok(StreamingChild {
             child,
             _permit: permit,

@@ -15,6 +15,6 @@ pub use settings::SshSettings;
 pub mod packages;
 pub mod pool;
 pub mod readiness;
+pub mod runner;
 pub mod services;
 pub mod sync;
-pub mod runner;

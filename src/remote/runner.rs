@@ -7,7 +7,8 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 
 use crate::database::command::{
-    BoxedReader, BoxedWriter, CommandError, CommandFuture, CommandOutput, CommandRunner, ExitStatus, Spawned,
+    BoxedReader, BoxedWriter, CommandError, CommandFuture, CommandOutput, CommandRunner,
+    ExitStatus, Spawned,
 };
 
 use super::host::{Cmd, Host, StreamingChild};
@@ -47,7 +48,9 @@ impl CommandRunner for SshRunner {
     fn run<'a>(&'a self, argv: &'a [String], stdin: &'a [u8]) -> CommandFuture<'a, CommandOutput> {
         Box::pin(async move {
             if argv.is_empty() {
-                return Err(CommandError::Empty { host: self.label.clone() });
+                return Err(CommandError::Empty {
+                    host: self.label.clone(),
+                });
             }
             let cmd = Cmd::new(argv).timeout(DATABASE_COMMAND_TIMEOUT);
             let output = self
@@ -66,17 +69,19 @@ impl CommandRunner for SshRunner {
     fn spawn<'a>(&'a self, argv: &'a [String]) -> CommandFuture<'a, Box<dyn Spawned>> {
         Box::pin(async move {
             if argv.is_empty() {
-                return Err(CommandError::Empty { host: self.label.clone() });
-            }
-            let mut streaming = self
-                .host
-                .spawn_streaming(&Cmd::new(argv))
-                .await
-                .map_err(|error| CommandError::Start {
-                    program: argv[0].clone(),
+                return Err(CommandError::Empty {
                     host: self.label.clone(),
-                    source: std::io::Error::other(error.to_string()),
-                })?;
+                });
+            }
+            let mut streaming =
+                self.host
+                    .spawn_streaming(&Cmd::new(argv))
+                    .await
+                    .map_err(|error| CommandError::Start {
+                        program: argv[0].clone(),
+                        host: self.label.clone(),
+                        source: std::io::Error::other(error.to_string()),
+                    })?;
 
             // Stderr is drained at once so a chatty command never blocks on
             // a full pipe while the caller streams stdout.
@@ -106,11 +111,19 @@ struct RemoteChild {
 
 impl Spawned for RemoteChild {
     fn take_stdin(&mut self) -> Option<BoxedWriter> {
-        self.streaming.child.stdin().take().map(|stdin| Box::pin(stdin) as BoxedWriter)
+        self.streaming
+            .child
+            .stdin()
+            .take()
+            .map(|stdin| Box::pin(stdin) as BoxedWriter)
     }
 
     fn take_stdout(&mut self) -> Option<BoxedReader> {
-        self.streaming.child.stdout().take().map(|stdout| Box::pin(stdout) as BoxedReader)
+        self.streaming
+            .child
+            .stdout()
+            .take()
+            .map(|stdout| Box::pin(stdout) as BoxedReader)
     }
 
     fn wait(self: Box<Self>) -> CommandFuture<'static, CommandOutput> {
@@ -124,9 +137,15 @@ impl Spawned for RemoteChild {
             drop(streaming.child.stdin().take());
             let mut stdout = Vec::new();
             if let Some(mut pipe) = streaming.child.stdout().take() {
-                pipe.read_to_end(&mut stdout).await.map_err(|error| io_error(&label, &program, error))?;
+                pipe.read_to_end(&mut stdout)
+                    .await
+                    .map_err(|error| io_error(&label, &program, error))?;
             }
-            let status = streaming.child.wait().await.map_err(|error| io_error(&label, &program, error))?;
+            let status = streaming
+                .child
+                .wait()
+                .await
+                .map_err(|error| io_error(&label, &program, error))?;
             let stderr = match stderr_task {
                 Some(task) => task.await.unwrap_or_default(),
                 None => Vec::new(),
@@ -135,7 +154,11 @@ impl Spawned for RemoteChild {
                 Some(code) => ExitStatus::Code(code),
                 None => ExitStatus::Unknown,
             };
-            Ok(CommandOutput { status, stdout, stderr })
+            Ok(CommandOutput {
+                status,
+                stdout,
+                stderr,
+            })
         })
     }
 }

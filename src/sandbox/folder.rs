@@ -5,6 +5,7 @@
 use std::fs;
 use std::io::Write;
 use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -81,13 +82,18 @@ impl SandboxDir {
     }
 
     /// Create the folder, readable by its owner only.
+    /// The folder is mode 0711: others cannot list it, but the lab's
+    /// MariaDB (user `mysql`) can reach the lab folder inside it. Every file
+    /// in it is mode 0600.
     pub fn create(&self) -> anyhow::Result<()> {
         fs::DirBuilder::new()
             .recursive(true)
-            .mode(0o700)
+            .mode(0o711)
             .create(&self.path)
             .with_context(|| format!("cannot create the sandbox folder `{}`", self.path.display()))
-            .hint("choose another folder with --dir or WWCTL_SANDBOX_DIR")
+            .hint("choose another folder with --dir or WWCTL_SANDBOX_DIR")?;
+        fs::set_permissions(&self.path, fs::Permissions::from_mode(0o711))
+            .with_context(|| format!("cannot set the mode of `{}`", self.path.display()))
     }
 
     /// Return the sandbox token, created on first use and kept so that the

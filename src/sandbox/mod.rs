@@ -71,6 +71,8 @@ pub fn run(global: &GlobalArgs, args: &SandboxArgs) -> anyhow::Result<ExitCode> 
         SandboxCommand::Down => control::down(global, &dir),
         SandboxCommand::Faults(faults) => control::faults(global, &dir, faults),
         SandboxCommand::Lab(lab_args) => lab::cli::run(global, &lab_args.command),
-        SandboxCommand::Exec(exec_args) => lab::cli::run(global, &lab::cli::LabCommand::Exec(exec_args.clone())),
+        SandboxCommand::Exec(exec_args) => {
+            lab::cli::run(global, &lab::cli::LabCommand::Exec(exec_args.clone()))
+        }
     }
 }

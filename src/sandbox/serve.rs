@@ -14,6 +14,7 @@ use crate::sandbox::app::{App, AppConfig};
 use crate::sandbox::dns;
 use crate::sandbox::folder::{Runtime, SandboxDir};
 use crate::sandbox::hosts::{HostBackend, NoHosts};
+use crate::sandbox::lab::Lab;
 use crate::sandbox::lifecycle;
 use crate::sandbox::options::ServeOptions;
 use crate::sandbox::state::Store;
@@ -38,7 +39,7 @@ pub fn run(
         .into());
     }
 
-    let backend = host_backend(options)?;
+    let backend = host_backend(dir, options)?;
     let store = Store::open(&dir.state_file())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -52,22 +53,30 @@ pub fn run(
 /// Check that the host backend the options ask for can run here, before
 /// `up` starts a daemon that would fail.
 pub fn check_backend(options: &ServeOptions) -> anyhow::Result<()> {
-    if options.api_only {
+    if options.api_only || nix::unistd::geteuid().is_root() {
         return Ok(());
     }
-    // TODO: plug in the lab backend (network namespaces with sshd, NGINX and
-    // MariaDB) here and in `host_backend` once `sandbox::lab` provides it.
     Err(
-        UserError::usage("the sandbox's lab hosts are not available in this build")
-            .with_hint("start the API alone with `wwctl sandbox up --api-only`")
+        UserError::usage("the sandbox's lab hosts need root (network namespaces, mounts)")
+            .with_hint("run as root, or start the API alone with `wwctl sandbox up --api-only`")
             .into(),
     )
 }
 
-/// Choose the machines behind droplets: none with `--api-only`.
-fn host_backend(options: &ServeOptions) -> anyhow::Result<Arc<dyn HostBackend>> {
+/// Choose the machines behind droplets: none with `--api-only`, else the
+/// lab that `sandbox up` brought up in the sandbox folder.
+fn host_backend(dir: &SandboxDir, options: &ServeOptions) -> anyhow::Result<Arc<dyn HostBackend>> {
     check_backend(options)?;
-    Ok(Arc::new(NoHosts))
+    if options.api_only {
+        return Ok(Arc::new(NoHosts));
+    }
+    let lab = Lab::open(&dir.path.join("lab"))?;
+    if !lab.status().bridge_up {
+        return Err(UserError::usage("the sandbox's lab is not up")
+            .with_hint("start the sandbox with `wwctl sandbox up`")
+            .into());
+    }
+    Ok(Arc::new(lab))
 }
 
 async fn serve(

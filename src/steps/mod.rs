@@ -7,6 +7,7 @@
 pub mod bootstrap;
 pub mod certificates;
 pub mod configure;
+pub mod database;
 pub mod db_secrets;
 pub mod deploy;
 pub mod dns;
@@ -116,6 +117,8 @@ impl Action {
             Action::HostsBootstrap => bootstrap::plan_offline(ctx),
             Action::SitesHealth => health::plan_offline(ctx),
             Action::NginxConfigure => nginx::plan_offline(ctx),
+            Action::DatabaseConfigure => database::plan_configure_offline(ctx),
+            Action::DatabaseSeed => database::plan_seed_offline(ctx),
             Action::AppsDeploy => deploy::plan_offline(ctx),
             Action::DnsLowerTtl => dns::plan_lower_offline(ctx),
             Action::DnsSwitch => dns::plan_switch_offline(ctx),
@@ -135,6 +138,8 @@ impl Action {
             Action::HostsBootstrap => bootstrap::plan(ctx).await,
             Action::SitesHealth => health::plan_offline(ctx),
             Action::NginxConfigure => nginx::plan(ctx).await,
+            Action::DatabaseConfigure => database::plan_configure(ctx).await,
+            Action::DatabaseSeed => database::plan_seed(ctx).await,
             Action::AppsDeploy => deploy::plan(ctx).await,
             Action::DnsLowerTtl => dns::plan_lower(ctx).await,
             Action::DnsSwitch => dns::plan_switch(ctx).await,
@@ -154,6 +159,8 @@ impl Action {
             Action::HostsBootstrap => bootstrap::apply(ctx).await,
             Action::SitesHealth => health::apply(ctx).await,
             Action::NginxConfigure => nginx::apply(ctx).await,
+            Action::DatabaseConfigure => database::apply_configure(ctx).await,
+            Action::DatabaseSeed => database::apply_seed(ctx).await,
             Action::AppsDeploy => deploy::apply(ctx).await,
             Action::DnsLowerTtl => dns::apply_lower(ctx).await,
             Action::DnsSwitch => dns::apply_switch(ctx).await,

@@ -3,6 +3,7 @@
 //! so the private key never leaves the server, as with a real issuer.
 
 use crate::engine::context::StepContext;
+use crate::error::HintExt;
 use crate::remote::sync::{self, Contents, FileSpec};
 use crate::remote::{Cmd, Host};
 
@@ -73,9 +74,22 @@ pub async fn issue(ctx: &StepContext<'_>, host: &Host, needed: &Needed) -> anyho
     Ok(())
 }
 
-/// Sign a request with the sandbox's certificate authority.
-fn sign(_ctx: &StepContext<'_>, _csr: &[u8], _names: &[String]) -> anyhow::Result<Vec<u8>> {
-    // TODO: sign with the lab's certificate authority once the sandbox lab
-    // module provides it; until then the sandbox issuer cannot run.
-    anyhow::bail!("the sandbox certificate authority is not available in this build")
+/// The variable `wwctl sandbox env` sets to the sandbox folder.
+const SANDBOX_DIR_ENV: &str = "WWCTL_SANDBOX_DIR";
+
+/// Sign a request with the sandbox's certificate authority, found through
+/// the sandbox folder.
+fn sign(_ctx: &StepContext<'_>, csr: &[u8], names: &[String]) -> anyhow::Result<Vec<u8>> {
+    let dir = std::env::var_os(SANDBOX_DIR_ENV)
+        .map(std::path::PathBuf::from)
+        .ok_or_else(|| {
+            anyhow::anyhow!("`tls.issuer: sandbox` needs the sandbox: {SANDBOX_DIR_ENV} is not set")
+        })
+        .hint("export the sandbox's variables with `eval \"$(wwctl sandbox env)\"`")?;
+    let lab = crate::sandbox::control::lab::lab_for_signing(&dir)?;
+    let csr = std::str::from_utf8(csr)
+        .map_err(|_| anyhow::anyhow!("openssl produced a signing request that is not text"))?;
+    let validity = std::time::Duration::from_secs(u64::from(VALIDITY_DAYS) * 86_400);
+    let certificate = lab.ca()?.sign_csr(csr, names, validity)?;
+    Ok(certificate.into_bytes())
 }

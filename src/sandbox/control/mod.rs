@@ -2,6 +2,7 @@
 //! and stop the daemon through the files of the sandbox folder.
 
 mod http;
+pub mod lab;
 
 use std::fs;
 use std::os::unix::fs::OpenOptionsExt;
@@ -62,10 +63,17 @@ pub fn up(
         .into());
     }
     dir.clear_runtime();
-    dir.token()?;
+    let token = dir.token()?;
+    if !options.api_only {
+        printer.note("bringing the lab network up");
+        lab::ensure_up(dir)?;
+    }
 
     let mut child = spawn_daemon(global, dir, options)?;
     let runtime = wait_until_ready(dir, &mut child)?;
+    if !options.api_only {
+        lab::register_controller_key(dir, &runtime, &token)?;
+    }
     printer.note(&format!("sandbox started (pid {})", runtime.pid));
     print_status(&printer, dir, Some(&runtime))?;
     Ok(ExitCode::Success)
@@ -169,6 +177,7 @@ pub fn env(global: &GlobalArgs, dir: &SandboxDir) -> anyhow::Result<ExitCode> {
     if runtime.time_scale != 1.0 {
         variables.push(("WWCTL_TIME_SCALE", runtime.time_scale.to_string()));
     }
+    variables.extend(lab::env_variables(dir)?);
 
     if printer.is_json() {
         let object: serde_json::Map<String, serde_json::Value> = variables
@@ -217,6 +226,7 @@ fn print_status(
             "time_scale": runtime.map(|runtime| runtime.time_scale),
             "public_url": runtime.map(|runtime| runtime.public_url.clone()),
             "started_at": runtime.map(|runtime| runtime.started_at.to_string()),
+            "lab": lab::status_json(dir),
         }))?;
         return Ok(());
     }
@@ -255,7 +265,11 @@ pub fn down(global: &GlobalArgs, dir: &SandboxDir) -> anyhow::Result<ExitCode> {
     let printer = Printer::new(global.output, global.quiet);
     let Some(runtime) = dir.running()? else {
         dir.clear_runtime();
-        printer.note("sandbox: not running");
+        if lab::down(dir)? {
+            printer.note("sandbox: daemon not running; lab taken down");
+        } else {
+            printer.note("sandbox: not running");
+        }
         return Ok(ExitCode::Success);
     };
 
@@ -275,6 +289,9 @@ pub fn down(global: &GlobalArgs, dir: &SandboxDir) -> anyhow::Result<ExitCode> {
         ));
     }
     dir.clear_runtime();
+    if lab::down(dir)? {
+        printer.note("lab taken down: every host, link, mount and process removed");
+    }
     printer.note(&format!("sandbox stopped (pid {})", runtime.pid));
     Ok(ExitCode::Success)
 }
