@@ -9,7 +9,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 pub struct Progress {
     bar: Option<ProgressBar>,
     quiet: bool,
+    /// The last plain-text message and when it was printed, so repeats and
+    /// rapid updates do not flood a log.
+    last_message: std::sync::Arc<std::sync::Mutex<(String, Option<std::time::Instant>)>>,
 }
+
+/// Shortest time between two plain-text progress messages.
+const MESSAGE_INTERVAL: Duration = Duration::from_millis(500);
 
 impl Progress {
     /// A spinner when stderr is a terminal, plain lines when it is not, and
@@ -24,7 +30,11 @@ impl Progress {
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });
-        Self { bar, quiet }
+        Self {
+            bar,
+            quiet,
+            last_message: Default::default(),
+        }
     }
 
     /// Progress that prints nothing, for dry runs and tests.
@@ -32,6 +42,7 @@ impl Progress {
         Self {
             bar: None,
             quiet: true,
+            last_message: Default::default(),
         }
     }
 
@@ -52,7 +63,14 @@ impl Progress {
     pub fn message(&self, text: &str) {
         match &self.bar {
             Some(bar) => bar.set_message(text.to_string()),
-            None => self.line(&format!("    {text}")),
+            None => {
+                let mut last = self.last_message.lock().expect("progress lock");
+                let recent = last.1.is_some_and(|at| at.elapsed() < MESSAGE_INTERVAL);
+                if last.0 != text && !recent {
+                    self.line(&format!("    {text}"));
+                    *last = (text.to_string(), Some(std::time::Instant::now()));
+                }
+            }
         }
     }
 

@@ -46,12 +46,15 @@ pub async fn facts(ctx: &StepContext<'_>, fleet: &str) -> anyhow::Result<Facts> 
     Ok(facts)
 }
 
-/// Whether every droplet of `fleet` a configuration may mention has an address.
-pub async fn fleet_addresses_known(ctx: &StepContext<'_>, fleet: &str) -> anyhow::Result<bool> {
+/// Whether every droplet whose address droplet `name`'s configuration may
+/// mention (those of its fleet and environment) has one recorded.
+pub async fn peer_addresses_known(ctx: &StepContext<'_>, name: &str) -> anyhow::Result<bool> {
+    let droplet = ctx.droplet(name)?;
     let resources = ctx.services.resources().await?.snapshot();
-    Ok(ctx.inventory().droplets(fleet, None).iter().all(|droplet| {
+    let peers = ctx.inventory().droplets(&droplet.fleet, Some(&droplet.env));
+    Ok(peers.iter().all(|peer| {
         resources
-            .droplet(&droplet.name)
+            .droplet(&peer.name)
             .is_some_and(|owned| owned.address.is_some())
     }))
 }

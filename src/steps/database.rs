@@ -116,7 +116,7 @@ pub async fn plan_configure(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
     for name in &ctx.step.targets {
         let droplet = ctx.droplet(name)?;
         if ctx.address_of(name).await?.is_none()
-            || !configure::fleet_addresses_known(ctx, &droplet.fleet).await?
+            || !configure::peer_addresses_known(ctx, name).await?
         {
             plan.changes.extend(
                 plan_configure_offline(ctx)?

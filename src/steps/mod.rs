@@ -8,6 +8,7 @@ pub mod bootstrap;
 pub mod certificates;
 pub mod configure;
 pub mod database;
+pub mod database_sync;
 pub mod db_secrets;
 pub mod deploy;
 pub mod dns;
@@ -119,6 +120,7 @@ impl Action {
             Action::NginxConfigure => nginx::plan_offline(ctx),
             Action::DatabaseConfigure => database::plan_configure_offline(ctx),
             Action::DatabaseSeed => database::plan_seed_offline(ctx),
+            Action::DatabaseSync(params) => database_sync::plan_offline(ctx, params),
             Action::AppsDeploy => deploy::plan_offline(ctx),
             Action::DnsLowerTtl => dns::plan_lower_offline(ctx),
             Action::DnsSwitch => dns::plan_switch_offline(ctx),
@@ -140,6 +142,7 @@ impl Action {
             Action::NginxConfigure => nginx::plan(ctx).await,
             Action::DatabaseConfigure => database::plan_configure(ctx).await,
             Action::DatabaseSeed => database::plan_seed(ctx).await,
+            Action::DatabaseSync(params) => database_sync::plan(ctx, params).await,
             Action::AppsDeploy => deploy::plan(ctx).await,
             Action::DnsLowerTtl => dns::plan_lower(ctx).await,
             Action::DnsSwitch => dns::plan_switch(ctx).await,
@@ -161,6 +164,7 @@ impl Action {
             Action::NginxConfigure => nginx::apply(ctx).await,
             Action::DatabaseConfigure => database::apply_configure(ctx).await,
             Action::DatabaseSeed => database::apply_seed(ctx).await,
+            Action::DatabaseSync(params) => database_sync::apply(ctx, params).await,
             Action::AppsDeploy => deploy::apply(ctx).await,
             Action::DnsLowerTtl => dns::apply_lower(ctx).await,
             Action::DnsSwitch => dns::apply_switch(ctx).await,
