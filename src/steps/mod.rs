@@ -18,13 +18,14 @@ pub mod local;
 pub mod nginx;
 pub mod sandbox_tls;
 pub mod support;
+pub mod teardown;
 pub mod user_data;
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::engine::context::StepContext;
-use crate::engine::plan::{Change, StepPlan};
+use crate::engine::plan::StepPlan;
 
 /// Every step kind a playbook may name.
 pub const KINDS: [&str; 19] = [
@@ -121,13 +122,16 @@ impl Action {
             Action::DatabaseConfigure => database::plan_configure_offline(ctx),
             Action::DatabaseSeed => database::plan_seed_offline(ctx),
             Action::DatabaseSync(params) => database_sync::plan_offline(ctx, params),
+            Action::TeardownCheck => teardown::plan_check_offline(ctx),
+            Action::TeardownSnapshot => Ok(teardown::plan_snapshot_offline(ctx)),
+            Action::TeardownDelete => Ok(teardown::plan_delete_offline(ctx)),
+            Action::HostsForget => Ok(teardown::plan_forget_offline(ctx)),
             Action::AppsDeploy => deploy::plan_offline(ctx),
             Action::DnsLowerTtl => dns::plan_lower_offline(ctx),
             Action::DnsSwitch => dns::plan_switch_offline(ctx),
             Action::DnsVerify => dns::plan_verify_offline(ctx),
             Action::DnsRestoreTtl => dns::plan_restore_offline(ctx),
             Action::TlsCertificates(params) => certificates::plan_offline(ctx, params),
-            _ => Ok(generic_offline_plan(ctx)),
         }
     }
 
@@ -143,13 +147,16 @@ impl Action {
             Action::DatabaseConfigure => database::plan_configure(ctx).await,
             Action::DatabaseSeed => database::plan_seed(ctx).await,
             Action::DatabaseSync(params) => database_sync::plan(ctx, params).await,
+            Action::TeardownCheck => teardown::plan_check(ctx).await,
+            Action::TeardownSnapshot => Ok(teardown::plan_snapshot_offline(ctx)),
+            Action::TeardownDelete => Ok(teardown::plan_delete_offline(ctx)),
+            Action::HostsForget => Ok(teardown::plan_forget_offline(ctx)),
             Action::AppsDeploy => deploy::plan(ctx).await,
             Action::DnsLowerTtl => dns::plan_lower(ctx).await,
             Action::DnsSwitch => dns::plan_switch(ctx).await,
             Action::DnsVerify => dns::plan_verify_offline(ctx),
             Action::DnsRestoreTtl => dns::plan_restore(ctx).await,
             Action::TlsCertificates(params) => certificates::plan(ctx, params).await,
-            _ => Ok(generic_offline_plan(ctx)),
         }
     }
 
@@ -165,33 +172,18 @@ impl Action {
             Action::DatabaseConfigure => database::apply_configure(ctx).await,
             Action::DatabaseSeed => database::apply_seed(ctx).await,
             Action::DatabaseSync(params) => database_sync::apply(ctx, params).await,
+            Action::TeardownCheck => teardown::apply_check(ctx).await,
+            Action::TeardownSnapshot => teardown::apply_snapshot(ctx).await,
+            Action::TeardownDelete => teardown::apply_delete(ctx).await,
+            Action::HostsForget => teardown::apply_forget(ctx).await,
             Action::AppsDeploy => deploy::apply(ctx).await,
             Action::DnsLowerTtl => dns::apply_lower(ctx).await,
             Action::DnsSwitch => dns::apply_switch(ctx).await,
             Action::DnsVerify => dns::apply_verify(ctx).await,
             Action::DnsRestoreTtl => dns::apply_restore(ctx).await,
             Action::TlsCertificates(params) => certificates::apply(ctx, params).await,
-            _ => Err(crate::error::UserError::usage(format!(
-                "step kind `{}` is not built yet",
-                ctx.step.kind
-            ))
-            .into()),
         }
     }
-}
-
-/// Until a kind plans for itself: one "run" change per target.
-fn generic_offline_plan(ctx: &StepContext<'_>) -> StepPlan {
-    let changes = if ctx.step.targets.is_empty() {
-        vec![Change::run(None, ctx.step.title.clone())]
-    } else {
-        ctx.step
-            .targets
-            .iter()
-            .map(|target| Change::run(Some(target.clone()), ctx.step.title.clone()))
-            .collect()
-    };
-    StepPlan::with_changes(changes)
 }
 
 fn typed<T: DeserializeOwned>(kind: &str, value: &serde_json::Value) -> Result<T, String> {
