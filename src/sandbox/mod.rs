@@ -72,7 +72,12 @@ pub fn run(global: &GlobalArgs, args: &SandboxArgs) -> anyhow::Result<ExitCode> 
         SandboxCommand::Faults(faults) => control::faults(global, &dir, faults),
         SandboxCommand::Lab(lab_args) => lab::cli::run(global, &lab_args.command),
         SandboxCommand::Exec(exec_args) => {
-            lab::cli::run(global, &lab::cli::LabCommand::Exec(exec_args.clone()))
+            // The lab of this sandbox folder, unless --lab-dir names another.
+            let mut exec_args = exec_args.clone();
+            if exec_args.lab.lab_dir.is_none() {
+                exec_args.lab.lab_dir = Some(dir.path.join("lab"));
+            }
+            lab::cli::run(global, &lab::cli::LabCommand::Exec(exec_args))
         }
     }
 }

@@ -5,6 +5,7 @@ mod support;
 mod cloud;
 mod cloud_on_emulator;
 mod database;
+mod e2e;
 mod database_cases;
 mod database_generate;
 mod database_sync;

@@ -1,0 +1,208 @@
+//! The main job end to end in the sandbox: the 2022 fleet, the move to
+//! 2023, staging, and the teardown of the old fleet, with the checks a user
+//! relies on at each stage.
+
+use std::net::Ipv4Addr;
+use std::os::unix::process::CommandExt;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::sandbox::{LabSandbox, Project};
+use crate::support::stdout;
+
+const PROD_SITES: [(&str, &str); 4] = [
+    ("stats", "/shows/count"),
+    ("api", "/v2.0/shows/count"),
+    ("graphs", "/shows/count"),
+    ("reports", "/shows/count"),
+];
+
+async fn address_of(project: &Project, name: &str) -> Ipv4Addr {
+    let droplet = project
+        .droplets()
+        .await
+        .into_iter()
+        .find(|droplet| droplet["name"] == name)
+        .unwrap_or_else(|| panic!("droplet `{name}` not found"));
+    crate::support::api::public_ipv4(&droplet)
+        .unwrap_or_else(|| panic!("droplet `{name}` has no public address"))
+        .parse()
+        .unwrap()
+}
+
+/// Every production site answers through DNS from `expected`, reading the
+/// database.
+fn assert_sites_served_by(project: &Project, subdomain: &str, expected: Ipv4Addr) {
+    for (site, path) in PROD_SITES {
+        let domain = if subdomain.is_empty() { project.fqdn(site) } else { project.fqdn(&format!("{site}.{subdomain}")) };
+        let answer = project.resolve(&domain);
+        assert_eq!(answer, vec![expected], "DNS answer for {domain}");
+        let (status, body) = project.https(&domain, answer[0], path);
+        assert_eq!(status, 200, "{domain}{path}: {body}");
+        assert!(body.contains("shows: 1500"), "{domain}{path}: {body}");
+    }
+}
+
+fn plan_json(project: &Project, args: &[&str], code: i32) -> Value {
+    let mut full = args.to_vec();
+    full.extend(["--dry-run", "--output", "json"]);
+    let output = project.run_expect(&full, code);
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn step_changes<'a>(plan: &'a Value, step: &str) -> Vec<&'a Value> {
+    plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|found| found["id"] == step)
+        .map(|found| {
+            found["changes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|change| change["action"] != "no_change" && change["action"] != "check")
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Start wwctl with `args` in its own process group, and SIGKILL the group
+/// once the journal shows step `step` running.
+fn kill_during_step(project: &Project, args: &[&str], step: &str) {
+    let mut child = project
+        .wwctl()
+        .args(args)
+        .process_group(0)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let runs = project.state.join("runs");
+    loop {
+        assert!(Instant::now() < deadline, "step `{step}` never started");
+        if let Some(state) = newest_step_state(&runs, step)
+            && state == "running"
+        {
+            break;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("wwctl {} ended ({status}) before step `{step}` started", args.join(" "));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let group = nix::unistd::Pid::from_raw(-(child.id() as i32));
+    nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGKILL).unwrap();
+    child.wait().unwrap();
+}
+
+/// The state of `step` in the newest journal, read without wwctl.
+fn newest_step_state(runs: &std::path::Path, step: &str) -> Option<String> {
+    let mut journals: Vec<_> = std::fs::read_dir(runs).ok()?.filter_map(Result::ok).map(|entry| entry.path()).collect();
+    journals.retain(|path| path.extension().is_some_and(|ext| ext == "json") && !path.file_name().unwrap().to_string_lossy().starts_with('.'));
+    journals.sort();
+    let journal: Value = serde_json::from_slice(&std::fs::read(journals.last()?).ok()?).ok()?;
+    journal["steps"]
+        .as_array()?
+        .iter()
+        .find(|found| found["id"] == step)
+        .and_then(|found| found["state"].as_str().map(str::to_string))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn whole_move_in_the_sandbox() {
+    let Some(sandbox) = LabSandbox::from_env("whole_move_in_the_sandbox") else { return };
+    let lab = wwctl::sandbox::lab::Lab::open(&sandbox.lab_dir()).unwrap();
+    let project = Project::new(sandbox, "e2e").await;
+
+    // The 2022 starting point, made with the same playbooks as production.
+    project.run_expect(&["provision", "2022"], 0);
+    let lb = address_of(&project, "lb-2022").await;
+    assert_sites_served_by(&project, "", lb);
+    let records_before = project.api.get(&format!("/v2/domains/{}/records?per_page=200", project.zone)).await.expect(200).body;
+
+    // A second provision changes nothing.
+    let plan = plan_json(&project, &["provision", "2022"], 0);
+    assert_eq!(plan["summary"]["changes"], 0, "{plan:#}");
+    project.run_expect(&["provision", "2022"], 0);
+    let records_after = project.api.get(&format!("/v2/domains/{}/records?per_page=200", project.zone)).await.expect(200).body;
+    assert_eq!(records_before, records_after, "a second provision rewrote records");
+
+    // A new commit on develop reaches staging only.
+    let version = format!("develop-e2e-{:08x}", rand::random::<u32>());
+    lab.add_commit("stats", "develop", &version).unwrap();
+    let plan = plan_json(&project, &["provision", "2022"], 2);
+    let deploys = step_changes(&plan, "deploy-apps");
+    assert_eq!(deploys.len(), 1, "{deploys:#?}");
+    assert_eq!(deploys[0]["target"], "staging-2022");
+    assert!(deploys[0]["details"][0].as_str().unwrap().starts_with("commit: "), "{:#?}", deploys[0]);
+    project.run_expect(&["provision", "2022"], 0);
+    let staging = address_of(&project, "staging-2022").await;
+    let (_, served) = project.https(&project.fqdn("stats.staging"), staging, "/version");
+    assert!(served.contains(&version), "{served}");
+    let (_, prod_version) = project.https(&project.fqdn("stats"), lb, "/version");
+    assert!(!prod_version.contains(&version), "{prod_version}");
+
+    // The migration's plan, then a run killed while it copies the database.
+    let plan = plan_json(&project, &["migrate", "--from", "2022", "--to", "2023"], 2);
+    assert_eq!(step_changes(&plan, "create-server").len(), 1);
+    kill_during_step(&project, &["migrate", "--from", "2022", "--to", "2023"], "sync-database");
+
+    // With one app stopped on the new server, the health gate blocks the
+    // switch and DNS is unchanged.
+    let stopped = project.exec("prod-2023", &["systemctl", "stop", "gunicorn-wwdtmapi"]).await;
+    assert!(stopped.status.success(), "{}", String::from_utf8_lossy(&stopped.stderr));
+    let blocked = project.run_expect(&["migrate", "--from", "2022", "--to", "2023"], 8);
+    let text = crate::support::stderr(&blocked);
+    assert!(text.contains("api"), "{text}");
+    assert!(text.contains("health check"), "{text}");
+    assert_eq!(project.resolve(&project.fqdn("stats")), vec![lb], "DNS moved despite the failed gate");
+
+    project.exec("prod-2023", &["systemctl", "start", "gunicorn-wwdtmapi"]).await;
+    project.run_expect(&["migrate", "--from", "2022", "--to", "2023"], 0);
+    let prod = address_of(&project, "prod-2023").await;
+    assert_sites_served_by(&project, "", prod);
+    let plan = plan_json(&project, &["migrate", "--from", "2022", "--to", "2023"], 0);
+    assert_eq!(plan["summary"]["changes"], 0, "{plan:#}");
+
+    // The copied data is the same on both servers.
+    let journals = project.journals();
+    let migrate = journals.iter().rev().find(|journal| journal["playbook"] == "migrate").unwrap();
+    let sync = migrate["steps"].as_array().unwrap().iter().find(|step| step["id"] == "sync-database").unwrap();
+    assert_eq!(sync["outputs"]["prod-2023.verified"], true);
+    let query = ["mariadb", "-N", "-e", "SELECT COUNT(*), SUM(CRC32(panelistslug)) FROM wwdtm.ww_panelists"];
+    let source = stdout(&project.exec("db-2022", &query).await);
+    let target = stdout(&project.exec("prod-2023", &query).await);
+    assert!(source.starts_with("120\t"), "{source}");
+    assert_eq!(source, target);
+
+    // Rollback points DNS back at the old servers; a teardown then refuses.
+    project.run_expect(&["rollback", "--from", "2023", "--to", "2022"], 0);
+    assert_sites_served_by(&project, "", lb);
+    let refused = project.run_expect(&["teardown", "old-fleet", "--yes"], 8);
+    assert!(crate::support::stderr(&refused).contains("still points at"), "{}", crate::support::stderr(&refused));
+
+    // Migrate again, move staging, and let the old servers drain.
+    project.run_expect(&["migrate", "--from", "2022", "--to", "2023"], 0);
+    assert_sites_served_by(&project, "", prod);
+    project.run_expect(&["provision", "staging"], 0);
+    let staging_2023 = address_of(&project, "staging-2023").await;
+    assert_sites_served_by(&project, "staging", staging_2023);
+    std::thread::sleep(Duration::from_secs(4));
+
+    // A teardown killed while it deletes finishes on the next run.
+    kill_during_step(&project, &["teardown", "old-fleet", "--yes"], "delete-servers");
+    project.run_expect(&["teardown", "old-fleet", "--yes"], 0);
+
+    assert_eq!(project.droplet_names().await, vec!["prod-2023".to_string(), "staging-2023".to_string()]);
+    assert_sites_served_by(&project, "", prod);
+    assert_sites_served_by(&project, "staging", staging_2023);
+    let snapshots = project.api.get("/v2/snapshots?resource_type=droplet").await.expect(200).body;
+    let names: Vec<&str> = snapshots["snapshots"].as_array().unwrap().iter().filter_map(|snapshot| snapshot["name"].as_str()).collect();
+    assert!(names.iter().any(|name| name.starts_with("wwctl-final-db-2022-")), "{names:?}");
+    let registry = project.resources();
+    assert!(registry["snapshots"].as_array().unwrap().iter().any(|snapshot| snapshot["droplet_name"] == "db-2022"));
+}
