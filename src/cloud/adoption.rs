@@ -118,6 +118,7 @@ impl CloudClient {
             }
             Ok(None) => Ok(Lookup::Missing(error)),
             Err(lookup) => Err(CloudError::Unconfirmed {
+                endpoint: request.endpoint(),
                 object: object.to_string(),
                 source: Box::new(error),
                 lookup: Box::new(lookup),

@@ -200,11 +200,13 @@ pub enum CloudError {
     },
 
     #[error(
-        "{source}; the request may have taken effect, and looking up {object} to find out failed too: {lookup}"
+        "`{endpoint}` may have created {object}, but looking it up failed, so whether it exists is unknown: {lookup}"
     )]
     Unconfirmed {
+        endpoint: Endpoint,
         /// The object the POST would have created, such as "domain `wwdt.me`".
         object: String,
+        /// The POST's own, ambiguous failure.
         #[source]
         source: Box<CloudError>,
         lookup: Box<CloudError>,

@@ -213,10 +213,14 @@ async fn failed_lookup_is_unconfirmed() {
     let error = client.create_domain("wwdt.me", None).await.unwrap_err();
     assert!(matches!(error, CloudError::Unconfirmed { .. }), "{error:?}");
     let text = error.to_string();
-    assert!(text.contains("req-stored-500"), "{text}");
-    assert!(text.contains("may have taken effect"), "{text}");
-    assert!(text.contains("domain `wwdt.me`"), "{text}");
+    assert!(
+        text.contains("`POST /v2/domains` may have created domain `wwdt.me`"),
+        "{text}"
+    );
     assert!(text.contains("HTTP 403 forbidden"), "{text}");
+    let post_error = std::error::Error::source(&error).unwrap().to_string();
+    assert!(post_error.contains("HTTP 500 server_error"), "{post_error}");
+    assert!(post_error.contains("req-stored-500"), "{post_error}");
     assert_eq!(received(&server, "POST", "/v2/domains").await.len(), 1);
 }
 
