@@ -76,16 +76,25 @@ pub(crate) struct ApiRequest {
     pub body: Option<serde_json::Value>,
     /// The token scope the request needs, named in 401 and 403 errors.
     pub scope: Option<&'static str>,
+    /// Whether a 5xx or a connection error is retried as it is. True for
+    /// GET, PUT and DELETE, and for a POST whose repeat changes nothing.
+    pub retry_transient: bool,
+    /// Whether a 422 "pending event" is retried after a backoff. A POST
+    /// retried after an ambiguous failure turns it off, because its earlier
+    /// attempt may be the pending event.
+    pub retry_busy: bool,
 }
 
 impl ApiRequest {
     pub fn new(method: Method, path: impl Into<String>, scope: &'static str) -> Self {
         Self {
-            method,
             path: path.into(),
             query: Vec::new(),
             body: None,
             scope: Some(scope),
+            retry_transient: RetryPolicy::retries_transient(&method),
+            retry_busy: true,
+            method,
         }
     }
 
@@ -217,9 +226,7 @@ impl CloudClient {
                     )
                 }
                 Err(error) => {
-                    if !RetryPolicy::retries_transient(&request.method)
-                        || tries.transient + 1 >= self.policy.max_attempts
-                    {
+                    if !request.retry_transient || tries.transient + 1 >= self.policy.max_attempts {
                         return Err(self.network_error(endpoint, tries.attempts, error));
                     }
                     tries.transient += 1;
@@ -327,13 +334,17 @@ impl CloudClient {
             );
         }
         if (500..600).contains(&status)
-            && RetryPolicy::retries_transient(&request.method)
+            && request.retry_transient
             && tries.transient + 1 < self.policy.max_attempts
         {
             tries.transient += 1;
             return Some(self.policy.backoff(tries.transient));
         }
-        if status == 422 && is_busy(failure) && tries.busy < self.policy.max_busy_retries {
+        if status == 422
+            && request.retry_busy
+            && failure.is_busy()
+            && tries.busy < self.policy.max_busy_retries
+        {
             tries.busy += 1;
             return Some(self.policy.backoff(tries.busy));
         }
@@ -420,15 +431,6 @@ fn text_excerpt(body: &[u8]) -> Option<String> {
         return None;
     }
     Some(text.chars().take(200).collect())
-}
-
-/// A droplet that is running another action returns 422 "Droplet already
-/// has a pending event" until that action ends.
-fn is_busy(failure: &ApiFailure) -> bool {
-    failure.message.as_deref().is_some_and(|message| {
-        let message = message.to_ascii_lowercase();
-        message.contains("pending event") || message.contains("is currently locked")
-    })
 }
 
 fn error_for_status(failure: ApiFailure, scope: Option<&'static str>) -> CloudError {

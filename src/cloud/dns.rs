@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cloud::client::{ApiRequest, CloudClient, segment};
+use crate::cloud::client::{ApiRequest, ApiResponse, CloudClient, segment};
 use crate::cloud::droplets::Deletion;
 use crate::cloud::error::CloudError;
 use crate::cloud::models::{Domain, DomainRecord, RecordSpec, RecordType};
@@ -75,20 +75,26 @@ impl CloudClient {
         }
     }
 
-    /// Add the zone `name`. With `apex_ip`, the API also creates an apex A record.
+    /// Add the zone `name`. With `apex_ip`, the API also creates an apex A
+    /// record. After an ambiguous failure the zone is looked up and adopted
+    /// when this account has it, also when a retry got 422 "already exists".
     pub async fn create_domain(
         &self,
         name: &str,
         apex_ip: Option<Ipv4Addr>,
     ) -> Result<Domain, CloudError> {
-        let mut body = serde_json::json!({"name": zone_name(name)});
+        let zone = zone_name(name);
+        let mut body = serde_json::json!({"name": zone});
         if let Some(address) = apex_ip {
             body["ip_address"] = serde_json::Value::String(address.to_string());
         }
         let mut request = ApiRequest::new(reqwest::Method::POST, "/v2/domains", "domain:create");
         request.body = Some(body);
-        let body: DomainBody = self.fetch(&request).await?;
-        Ok(body.domain)
+
+        let object = format!("domain `{zone}`");
+        let parse = |response: ApiResponse| Ok(response.json::<DomainBody>()?.domain);
+        self.post_or_adopt(&request, &object, parse, || self.domain(&zone))
+            .await
     }
 
     /// Returns the zone `name`, adding it first when missing.
@@ -135,6 +141,9 @@ impl CloudClient {
             .collect())
     }
 
+    /// Add the record `spec`. After an ambiguous failure the records of its
+    /// type and name are listed, and one with the same data is adopted in
+    /// place of posting again.
     pub async fn create_record(
         &self,
         zone: &str,
@@ -143,8 +152,34 @@ impl CloudClient {
         let body = relative_spec(spec, zone)?;
         let request = ApiRequest::new(reqwest::Method::POST, records_path(zone), "domain:create")
             .json(&body)?;
-        let body: RecordBody = self.fetch(&request).await?;
-        Ok(body.domain_record)
+
+        let object = format!(
+            "{} record `{}`",
+            spec.kind,
+            qualified_record_name(&spec.name, zone)?
+        );
+        let parse = |response: ApiResponse| Ok(response.json::<RecordBody>()?.domain_record);
+        self.post_or_adopt(&request, &object, parse, || {
+            self.find_same_record(zone, spec)
+        })
+        .await
+    }
+
+    /// Returns a record of `spec`'s type and name whose data, TTL and other
+    /// fields match it (see [`record_matches`]).
+    async fn find_same_record(
+        &self,
+        zone: &str,
+        spec: &RecordSpec,
+    ) -> Result<Option<DomainRecord>, CloudError> {
+        let filter = RecordFilter {
+            kind: Some(spec.kind),
+            name: Some(spec.name.clone()),
+        };
+        let records = self.records(zone, &filter).await?;
+        Ok(records
+            .into_iter()
+            .find(|record| record_matches(record, spec, zone)))
     }
 
     /// Replace a record's fields with `PUT`.
@@ -200,7 +235,8 @@ impl CloudClient {
     }
 
     /// Make the record `spec` exist: create it when missing, update it in
-    /// place when it differs, and send no write when it matches.
+    /// place when it differs, and send no write when it matches. A create
+    /// that fails ambiguously adopts as [`Self::create_record`] does.
     pub async fn upsert_record(
         &self,
         zone: &str,

@@ -57,6 +57,19 @@ impl fmt::Display for ApiFailure {
     }
 }
 
+impl ApiFailure {
+    /// Returns whether the API rejected the request because the droplet is
+    /// running another action: 422 "Droplet already has a pending event"
+    /// until that action ends.
+    pub fn is_busy(&self) -> bool {
+        self.status == 422
+            && self.message.as_deref().is_some_and(|message| {
+                let message = message.to_ascii_lowercase();
+                message.contains("pending event") || message.contains("is currently locked")
+            })
+    }
+}
+
 /// The reason a listing stopped following `links.pages.next`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PaginationFault {
@@ -187,6 +200,19 @@ pub enum CloudError {
     },
 
     #[error(
+        "`{endpoint}` may have created {object}, but looking it up failed, so whether it exists is unknown: {lookup}"
+    )]
+    Unconfirmed {
+        endpoint: Endpoint,
+        /// The object the POST would have created, such as "domain `wwdt.me`".
+        object: String,
+        /// The POST's own, ambiguous failure.
+        #[source]
+        source: Box<CloudError>,
+        lookup: Box<CloudError>,
+    },
+
+    #[error(
         "invalid TTL {ttl} for DNS record `{name}`: DigitalOcean needs at least {min} seconds; raise the TTL in the inventory"
     )]
     InvalidTtl { name: String, ttl: u32, min: u32 },
@@ -242,6 +268,47 @@ impl CloudError {
             self,
             CloudError::Server { .. } | CloudError::Network { .. } | CloudError::Timeout { .. }
         )
+    }
+
+    /// Returns whether the API rejected the request as invalid or
+    /// conflicting (400, 409 or 422), such as 422 "already exists".
+    pub fn is_rejection(&self) -> bool {
+        matches!(self, CloudError::Validation { .. })
+    }
+
+    /// Returns whether the droplet was busy with another action (see
+    /// [`ApiFailure::is_busy`]).
+    pub fn is_busy(&self) -> bool {
+        self.failure().is_some_and(ApiFailure::is_busy)
+    }
+
+    /// Returns how many times the request was sent, for errors that count it.
+    pub fn attempts(&self) -> Option<u32> {
+        match self {
+            CloudError::Network { attempts, .. } | CloudError::Timeout { attempts, .. } => {
+                Some(*attempts)
+            }
+            _ => self.failure().map(|failure| failure.attempts),
+        }
+    }
+
+    /// Replaces the count of sends, so that the error of a request retried
+    /// by several calls reports them all.
+    pub(crate) fn with_attempts(mut self, total: u32) -> Self {
+        match &mut self {
+            CloudError::Network { attempts, .. } | CloudError::Timeout { attempts, .. } => {
+                *attempts = total;
+            }
+            CloudError::Unauthorized { failure, .. }
+            | CloudError::Forbidden { failure, .. }
+            | CloudError::NotFound { failure }
+            | CloudError::Validation { failure }
+            | CloudError::RateLimited { failure }
+            | CloudError::Server { failure }
+            | CloudError::UnexpectedStatus { failure } => failure.attempts = total,
+            _ => {}
+        }
+        self
     }
 }
 

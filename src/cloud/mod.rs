@@ -6,6 +6,11 @@
 //! request, status, API message and request id. Every wait goes through a
 //! [`crate::clock::Clock`], so tests see the waits without making them.
 //!
+//! A POST that fails ambiguously (timeout, lost connection, 5xx) may still
+//! have taken effect. Domain, record, SSH key, firewall and droplet action
+//! creates then look up the object they would have made and adopt it. They
+//! post again only when nothing is found. Tag creates are simply retried.
+//!
 //! Steps build on a few calls with guarantees of their own.
 //! [`CloudClient::create_droplet`] sends no POST when a droplet with the run
 //! tag and name exists, and never posts twice in one call.
@@ -15,6 +20,7 @@
 
 mod account;
 mod actions;
+mod adoption;
 mod budget;
 mod client;
 mod create;

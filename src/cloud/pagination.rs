@@ -71,6 +71,8 @@ impl CloudClient {
             query,
             body: None,
             scope: current.scope,
+            retry_transient: current.retry_transient,
+            retry_busy: current.retry_busy,
         });
 
         if fetched.len() >= MAX_PAGES {

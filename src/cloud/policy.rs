@@ -4,8 +4,10 @@
 //!   the past, missing or unreadable gives a short backoff instead. Any
 //!   method is retried, because the API rejected the request unprocessed.
 //! - 5xx and connection errors: capped exponential backoff with jitter, for
-//!   GET, PUT and DELETE only. A POST may have taken effect, so its caller
-//!   decides (droplet creation looks the droplet up instead).
+//!   GET, PUT and DELETE, and for POSTs whose repeat changes nothing (tags).
+//!   Another POST may have taken effect, so its caller looks up the object
+//!   it would have created and adopts it. It posts again only when nothing
+//!   is found (see `adoption.rs`). Droplet creation has its own lookup.
 //! - 422 "pending event": the droplet is busy with another action; any
 //!   method is retried with backoff.
 
@@ -19,7 +21,8 @@ use reqwest::header::HeaderMap;
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
     /// Attempts in all for a GET, PUT or DELETE that meets a 5xx or a
-    /// connection error.
+    /// connection error, and POSTs in all for a create or action that fails
+    /// that way with nothing to adopt.
     pub max_attempts: u32,
     /// Retries of a 429 before the request fails.
     pub max_rate_limit_retries: u32,

@@ -41,13 +41,37 @@ pub fn validate_tag_name(name: &str) -> Result<(), CloudError> {
 }
 
 impl CloudClient {
-    /// Create a tag; creating one that exists returns it.
+    /// Create a tag; creating one that exists returns it. Creating a tag
+    /// twice changes nothing, so a 5xx or a lost connection is retried as
+    /// for a GET, and a 422 counts as success when the tag exists.
     pub async fn create_tag(&self, name: &str) -> Result<Tag, CloudError> {
         validate_tag_name(name)?;
         let mut request = ApiRequest::new(reqwest::Method::POST, "/v2/tags", "tag:create");
         request.body = Some(serde_json::json!({"name": name}));
-        let body: TagBody = self.fetch(&request).await?;
-        Ok(body.tag)
+        request.retry_transient = true;
+
+        match self.fetch::<TagBody>(&request).await {
+            Ok(body) => Ok(body.tag),
+            Err(error) if error.is_rejection() => match self.tag(name).await? {
+                Some(tag) => {
+                    tracing::debug!(tag = name, error = %error, "tag exists already; using it");
+                    Ok(tag)
+                }
+                None => Err(error),
+            },
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Returns the tag `name`, or `None` when the account has no such tag.
+    /// URLs need the tag's first spelling, so another case is not found.
+    pub async fn tag(&self, name: &str) -> Result<Option<Tag>, CloudError> {
+        let request = ApiRequest::get(format!("/v2/tags/{}", segment(name)), "tag:read");
+        match self.fetch::<TagBody>(&request).await {
+            Ok(body) => Ok(Some(body.tag)),
+            Err(error) if error.is_not_found() => Ok(None),
+            Err(error) => Err(error),
+        }
     }
 
     /// Tag resources with `tag`, which must exist.
@@ -60,6 +84,8 @@ impl CloudClient {
         let path = format!("/v2/tags/{}/resources", segment(tag));
         let mut request = ApiRequest::new(reqwest::Method::POST, path, "tag:create");
         request.body = Some(serde_json::json!({"resources": resources}));
+        // Tagging a resource that has the tag changes nothing.
+        request.retry_transient = true;
         self.execute(&request).await?;
         Ok(())
     }

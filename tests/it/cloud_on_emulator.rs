@@ -8,8 +8,9 @@ use std::time::Duration;
 use serde_json::json;
 use wwctl::clock::ScaledClock;
 use wwctl::cloud::{
-    CloudClient, CloudConfig, Deletion, DropletAction, DropletSpec, ImageRef, PollSettings,
-    RecordChange, RecordFilter, RecordSpec, RecordType, RetryPolicy,
+    CloudClient, CloudConfig, CloudError, CreatedDroplet, Deletion, DropletAction, DropletSpec,
+    FirewallSpec, ImageRef, InboundRule, PollSettings, RecordChange, RecordFilter, RecordSpec,
+    RecordType, RetryPolicy, RuleTargets,
 };
 use wwctl::secret::Secret;
 
@@ -17,8 +18,10 @@ use crate::support::cloud::{Account, TestCloud};
 
 const POLL: PollSettings = PollSettings::new(Duration::from_millis(200), Duration::from_secs(60));
 
-/// A client for `account` through Prism, with short retry delays so faulty
-/// runs finish quickly.
+/// Builds a client for `account` through Prism, with short retry delays so
+/// faulty runs finish quickly. An injected 429 reports `ratelimit-remaining: 0`,
+/// which makes the budget spread requests until the hourly reset, so its
+/// pauses are cut short too.
 fn client(cloud: &TestCloud, account: &Account) -> CloudClient {
     let mut config = CloudConfig::new(cloud.prism_url.clone(), Secret::new(account.token.clone()));
     config.policy = RetryPolicy {
@@ -29,6 +32,7 @@ fn client(cloud: &TestCloud, account: &Account) -> CloudClient {
         max_rate_limit_wait: Duration::from_secs(2),
         ..RetryPolicy::default()
     };
+    config.budget.max_spread_pause = Duration::from_millis(200);
     CloudClient::new(config, Arc::new(ScaledClock::new(1.0))).unwrap()
 }
 
@@ -188,29 +192,72 @@ async fn actions_snapshot_and_delete() {
     );
 }
 
+/// Builds the injected faults: 429s and 5xx, connections reset before the
+/// request is handled, and responses lost after it was.
+fn faults(seed: u64) -> serde_json::Value {
+    json!({"rate_429": 0.2, "rate_5xx": 0.1, "rate_reset": 0.05, "rate_lost": 0.05, "seed": seed})
+}
+
+/// Returns the fault seeds to run: `WWCTL_TEST_FAULT_SEEDS` (such as `1,2,3`),
+/// or three fixed ones.
+fn fault_seeds() -> Vec<u64> {
+    match std::env::var("WWCTL_TEST_FAULT_SEEDS") {
+        Ok(text) => text
+            .split(',')
+            .map(|seed| {
+                seed.trim()
+                    .parse()
+                    .unwrap_or_else(|_| panic!("WWCTL_TEST_FAULT_SEEDS: `{seed}` is not a number"))
+            })
+            .collect(),
+        Err(_) => vec![7, 19, 42],
+    }
+}
+
 #[tokio::test]
 async fn faulty_api_ends_without_duplicates() {
     let Some(cloud) = TestCloud::from_env("faulty_api_ends_without_duplicates") else {
         return;
     };
-    let account = cloud.account("client-faults").await;
+    let runs = fault_seeds()
+        .into_iter()
+        .map(|seed| faulty_run(&cloud, seed));
+    futures_util::future::join_all(runs).await;
+}
+
+/// Runs the calls of a migration on a new account under [`faults`]: zone,
+/// SSH key, tag, three droplets with records, record updates, a firewall,
+/// and shutdown, snapshot and power-on of one droplet. Then, with the faults
+/// off, it asserts that each object exists exactly once.
+async fn faulty_run(cloud: &TestCloud, seed: u64) {
+    let account = cloud.account(&format!("client-faults-{seed}")).await;
     account
         .direct
-        .put(
-            "/_sandbox/faults",
-            json!({"rate_429": 0.2, "rate_5xx": 0.1, "seed": 7}),
-        )
+        .put("/_sandbox/faults", faults(seed))
         .await
         .expect(200);
-    let client = client(&cloud, &account);
+    let client = client(cloud, &account);
+    let zone = format!("faults-{seed}-{}.example", rand::random::<u32>());
+    let public_key = new_public_key();
+    let names = ["lb", "app", "db"];
 
-    let zone = format!("faults-{}.example", rand::random::<u32>());
     client.ensure_domain(&zone).await.unwrap();
-    for name in ["lb", "app", "db"] {
-        let created = client
-            .create_droplet(&spec(name), "wwctl-run:faults")
-            .await
-            .unwrap();
+    client
+        .ensure_ssh_key("wwctl-faults", &public_key)
+        .await
+        .unwrap();
+    client.create_tag("wwctl-fleet:faults").await.unwrap();
+    client
+        .create_record(
+            &zone,
+            &RecordSpec::new(RecordType::TXT, "_wwctl", "run=faults", 300),
+        )
+        .await
+        .unwrap();
+
+    let mut ids = Vec::new();
+    for name in names {
+        let created = create_across_reruns(&client, &spec(name), "wwctl-run:faults").await;
         let ready = client
             .wait_until_ready(created.id(), created.create_action_id, POLL)
             .await
@@ -218,25 +265,145 @@ async fn faulty_api_ends_without_duplicates() {
         let record = RecordSpec::new(RecordType::A, name, ready.public_ipv4.to_string(), 300);
         client.upsert_record(&zone, &record).await.unwrap();
         client.upsert_record(&zone, &record).await.unwrap();
+        ids.push(ready.droplet.id);
     }
 
-    account.direct.delete("/_sandbox/faults").await;
-    for name in ["lb", "app", "db"] {
+    for (index, name) in names.iter().enumerate() {
+        let moved = RecordSpec::new(RecordType::A, *name, format!("192.0.2.{}", index + 50), 120);
+        let change = client.upsert_record(&zone, &moved).await.unwrap();
+        assert!(
+            matches!(change, RecordChange::Updated { .. }),
+            "seed {seed}: {change:?}"
+        );
+        let again = client.upsert_record(&zone, &moved).await.unwrap();
+        assert!(
+            matches!(again, RecordChange::Unchanged(_)),
+            "seed {seed}: {again:?}"
+        );
+    }
+
+    let firewall = FirewallSpec {
+        name: format!("faults-{seed}-web"),
+        inbound_rules: vec![InboundRule {
+            protocol: "tcp".to_string(),
+            ports: "443".to_string(),
+            sources: RuleTargets {
+                addresses: vec!["0.0.0.0/0".to_string()],
+                ..RuleTargets::default()
+            },
+        }],
+        outbound_rules: Vec::new(),
+        droplet_ids: ids.clone(),
+        tags: Vec::new(),
+    };
+    client.create_firewall(&firewall).await.unwrap();
+
+    let db = ids[2];
+    let snapshot_name = format!("faults-{seed}-db-final");
+    let snapshot = DropletAction::Snapshot {
+        name: snapshot_name.clone(),
+    };
+    for action in [DropletAction::Shutdown, snapshot, DropletAction::PowerOn] {
+        let started = client.start_droplet_action(db, &action).await.unwrap();
+        client.wait_for_action(started.id, POLL).await.unwrap();
+    }
+
+    account.direct.delete("/_sandbox/faults").await.expect(200);
+    assert_each_exists_once(&client, seed, &zone, &names).await;
+
+    let actions = client.droplet_actions(db).await.unwrap();
+    for kind in ["shutdown", "snapshot", "power_on"] {
+        let count = actions.iter().filter(|action| action.kind == kind).count();
+        assert_eq!(
+            count, 1,
+            "seed {seed}: one `{kind}` action on db: {actions:?}"
+        );
+    }
+    let snapshots = client.droplet_snapshots(db).await.unwrap();
+    let named = snapshots
+        .iter()
+        .filter(|found| found.name == snapshot_name)
+        .count();
+    assert_eq!(
+        named, 1,
+        "seed {seed}: snapshot `{snapshot_name}` exists once: {snapshots:?}"
+    );
+
+    let keys = client.refresh_ssh_keys().await.unwrap();
+    let same_key = keys
+        .iter()
+        .filter(|key| key.matches_public_key(&public_key))
+        .count();
+    assert_eq!(
+        same_key, 1,
+        "seed {seed}: the SSH key exists once: {keys:?}"
+    );
+    let firewalls = client.firewalls().await.unwrap();
+    let same_name = firewalls
+        .iter()
+        .filter(|found| found.name == firewall.name)
+        .count();
+    assert_eq!(
+        same_name, 1,
+        "seed {seed}: firewall `{}` exists once",
+        firewall.name
+    );
+}
+
+/// Assert one droplet and one A record per name, and one TXT record.
+async fn assert_each_exists_once(client: &CloudClient, seed: u64, zone: &str, names: &[&str]) {
+    for name in names {
         assert_eq!(
             client.droplets_by_name(name).await.unwrap().len(),
             1,
-            "`{name}` exists once"
+            "seed {seed}: droplet `{name}` exists once"
         );
-        let records = client
-            .records(
-                &zone,
-                &RecordFilter {
-                    kind: Some(RecordType::A),
-                    name: Some(format!("{name}.{zone}")),
-                },
-            )
-            .await
-            .unwrap();
-        assert_eq!(records.len(), 1, "record `{name}` exists once");
+        let filter = RecordFilter {
+            kind: Some(RecordType::A),
+            name: Some(format!("{name}.{zone}")),
+        };
+        let records = client.records(zone, &filter).await.unwrap();
+        assert_eq!(
+            records.len(),
+            1,
+            "seed {seed}: record `{name}` exists once: {records:?}"
+        );
     }
+    let filter = RecordFilter {
+        kind: Some(RecordType::TXT),
+        name: Some("_wwctl".to_string()),
+    };
+    let records = client.records(zone, &filter).await.unwrap();
+    assert_eq!(
+        records.len(),
+        1,
+        "seed {seed}: the TXT record exists once: {records:?}"
+    );
+}
+
+/// Create a droplet as the droplet step does across reruns. A create whose
+/// POST failed ambiguously, with no droplet found afterwards, ends in
+/// `CreateUnconfirmed` without a second POST. The step's rerun looks the
+/// droplet up again before it posts.
+async fn create_across_reruns(
+    client: &CloudClient,
+    spec: &DropletSpec,
+    run_tag: &str,
+) -> CreatedDroplet {
+    const RUNS: usize = 4;
+    for _ in 1..RUNS {
+        match client.create_droplet(spec, run_tag).await {
+            Ok(created) => return created,
+            Err(CloudError::CreateUnconfirmed { .. }) => continue,
+            Err(error) => panic!("creating `{}` failed: {error}", spec.name),
+        }
+    }
+    client.create_droplet(spec, run_tag).await.unwrap()
+}
+
+fn new_public_key() -> String {
+    let key =
+        ssh_key::PrivateKey::random(&mut ssh_key::rand_core::OsRng, ssh_key::Algorithm::Ed25519)
+            .unwrap();
+    key.public_key().to_openssh().unwrap()
 }

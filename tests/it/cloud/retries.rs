@@ -137,32 +137,6 @@ async fn retries_run_out_with_full_error() {
 }
 
 #[tokio::test]
-async fn post_is_not_retried_on_server_error() {
-    let (server, clock, client) = setup().await;
-    Mock::given(method("POST"))
-        .and(path("/v2/droplets/111/actions"))
-        .respond_with(
-            ResponseTemplate::new(500)
-                .set_body_json(error_json("server_error", "Unexpected server-side error")),
-        )
-        .mount(&server)
-        .await;
-
-    let error = client
-        .start_droplet_action(111, &wwctl::cloud::DropletAction::PowerOff)
-        .await
-        .unwrap_err();
-    assert!(matches!(error, CloudError::Server { .. }), "{error:?}");
-    assert_eq!(
-        received(&server, "POST", "/v2/droplets/111/actions")
-            .await
-            .len(),
-        1
-    );
-    assert!(clock.sleeps().is_empty());
-}
-
-#[tokio::test]
 async fn connection_errors_retry_get() {
     let (server, clock, client) = setup().await;
     Mock::given(method("GET"))
