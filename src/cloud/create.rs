@@ -80,13 +80,23 @@ impl CloudClient {
 
         let request =
             ApiRequest::new(reqwest::Method::POST, "/v2/droplets", "droplet:create").json(&spec)?;
-        match self.fetch::<CreateBody>(&request).await {
-            Ok(body) => Ok(created(body)),
-            Err(error) if error.is_ambiguous() => {
-                self.adopt_after_unanswered_create(&spec.name, run_tag, error)
-                    .await
+        let mut attempt = 1;
+        loop {
+            let error = match self.fetch::<CreateBody>(&request).await {
+                Ok(body) => return Ok(created(body)),
+                Err(error) if error.is_ambiguous() => error,
+                Err(error) => return Err(error),
+            };
+            match self
+                .adopt_after_unanswered_create(&spec.name, run_tag, error)
+                .await
+            {
+                Err(CloudError::CreateUnconfirmed { .. }) if attempt < self.policy.max_attempts => {
+                    attempt += 1;
+                    tracing::debug!(name = %spec.name, tag = run_tag, attempt, "droplet not listed after an unanswered create; posting again");
+                }
+                other => return other,
             }
-            Err(error) => Err(error),
         }
     }
 
@@ -112,11 +122,11 @@ impl CloudClient {
 
     /// After a POST that may or may not have created the droplet, look for
     /// it a few times, since a new droplet can take a moment to be listed.
-    /// When it never shows up, fail without posting again: a rerun looks it
-    /// up once more before it creates anything.
-    // NOTE: a droplet that the API lists only after both these lookups and
-    // the rerun's lookup would still be created twice; DigitalOcean documents
-    // no bound on that delay.
+    /// When it never shows up, `create_droplet` posts again, up to the retry
+    /// policy's attempts.
+    // NOTE: a droplet that the API lists only after these lookups would be
+    // created twice; DigitalOcean documents no bound on that delay, and a
+    // new droplet has always been listed at once when we checked.
     async fn adopt_after_unanswered_create(
         &self,
         name: &str,

@@ -36,7 +36,11 @@ async fn address_of(project: &Project, name: &str) -> Ipv4Addr {
 /// database.
 fn assert_sites_served_by(project: &Project, subdomain: &str, expected: Ipv4Addr) {
     for (site, path) in PROD_SITES {
-        let domain = if subdomain.is_empty() { project.fqdn(site) } else { project.fqdn(&format!("{site}.{subdomain}")) };
+        let domain = if subdomain.is_empty() {
+            project.fqdn(site)
+        } else {
+            project.fqdn(&format!("{site}.{subdomain}"))
+        };
         let answer = project.resolve(&domain);
         assert_eq!(answer, vec![expected], "DNS answer for {domain}");
         let (status, body) = project.https(&domain, answer[0], path);
@@ -90,7 +94,10 @@ fn kill_during_step(project: &Project, args: &[&str], step: &str) {
             break;
         }
         if let Ok(Some(status)) = child.try_wait() {
-            panic!("wwctl {} ended ({status}) before step `{step}` started", args.join(" "));
+            panic!(
+                "wwctl {} ended ({status}) before step `{step}` started",
+                args.join(" ")
+            );
         }
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -99,22 +106,45 @@ fn kill_during_step(project: &Project, args: &[&str], step: &str) {
     child.wait().unwrap();
 }
 
-/// The state of `step` in the newest journal, read without wwctl.
+/// The state of `step` in the most recently updated journal that has it,
+/// read without wwctl. A resumed run keeps its older journal file, so the
+/// newest file is not always the run in progress.
 fn newest_step_state(runs: &std::path::Path, step: &str) -> Option<String> {
-    let mut journals: Vec<_> = std::fs::read_dir(runs).ok()?.filter_map(Result::ok).map(|entry| entry.path()).collect();
-    journals.retain(|path| path.extension().is_some_and(|ext| ext == "json") && !path.file_name().unwrap().to_string_lossy().starts_with('.'));
-    journals.sort();
-    let journal: Value = serde_json::from_slice(&std::fs::read(journals.last()?).ok()?).ok()?;
-    journal["steps"]
-        .as_array()?
-        .iter()
-        .find(|found| found["id"] == step)
-        .and_then(|found| found["state"].as_str().map(str::to_string))
+    let mut newest: Option<(String, String)> = None;
+    for entry in std::fs::read_dir(runs).ok()?.filter_map(Result::ok) {
+        let path = entry.path();
+        let name = path.file_name()?.to_string_lossy().into_owned();
+        if !name.ends_with(".json") || name.starts_with('.') {
+            continue;
+        }
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        let Ok(journal) = serde_json::from_slice::<Value>(&bytes) else {
+            continue;
+        };
+        let updated = journal["updated_at"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let state = journal["steps"]
+            .as_array()
+            .and_then(|steps| steps.iter().find(|found| found["id"] == step))
+            .and_then(|found| found["state"].as_str().map(str::to_string));
+        if let Some(state) = state
+            && newest.as_ref().is_none_or(|(known, _)| updated > *known)
+        {
+            newest = Some((updated, state));
+        }
+    }
+    newest.map(|(_, state)| state)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn whole_move_in_the_sandbox() {
-    let Some(sandbox) = LabSandbox::from_env("whole_move_in_the_sandbox") else { return };
+    let Some(sandbox) = LabSandbox::from_env("whole_move_in_the_sandbox") else {
+        return;
+    };
     let lab = wwctl::sandbox::lab::Lab::open(&sandbox.lab_dir()).unwrap();
     let project = Project::new(sandbox, "e2e").await;
 
@@ -122,14 +152,33 @@ async fn whole_move_in_the_sandbox() {
     project.run_expect(&["provision", "2022"], 0);
     let lb = address_of(&project, "lb-2022").await;
     assert_sites_served_by(&project, "", lb);
-    let records_before = project.api.get(&format!("/v2/domains/{}/records?per_page=200", project.zone)).await.expect(200).body;
+    let records_before = project
+        .api
+        .get(&format!(
+            "/v2/domains/{}/records?per_page=200",
+            project.zone
+        ))
+        .await
+        .expect(200)
+        .body;
 
     // A second provision changes nothing.
     let plan = plan_json(&project, &["provision", "2022"], 0);
     assert_eq!(plan["summary"]["changes"], 0, "{plan:#}");
     project.run_expect(&["provision", "2022"], 0);
-    let records_after = project.api.get(&format!("/v2/domains/{}/records?per_page=200", project.zone)).await.expect(200).body;
-    assert_eq!(records_before, records_after, "a second provision rewrote records");
+    let records_after = project
+        .api
+        .get(&format!(
+            "/v2/domains/{}/records?per_page=200",
+            project.zone
+        ))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(
+        records_before, records_after,
+        "a second provision rewrote records"
+    );
 
     // A new commit on develop reaches staging only.
     let version = format!("develop-e2e-{:08x}", rand::random::<u32>());
@@ -138,7 +187,14 @@ async fn whole_move_in_the_sandbox() {
     let deploys = step_changes(&plan, "deploy-apps");
     assert_eq!(deploys.len(), 1, "{deploys:#?}");
     assert_eq!(deploys[0]["target"], "staging-2022");
-    assert!(deploys[0]["details"][0].as_str().unwrap().starts_with("commit: "), "{:#?}", deploys[0]);
+    assert!(
+        deploys[0]["details"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("commit: "),
+        "{:#?}",
+        deploys[0]
+    );
     project.run_expect(&["provision", "2022"], 0);
     let staging = address_of(&project, "staging-2022").await;
     let (_, served) = project.https(&project.fqdn("stats.staging"), staging, "/version");
@@ -149,19 +205,35 @@ async fn whole_move_in_the_sandbox() {
     // The migration's plan, then a run killed while it copies the database.
     let plan = plan_json(&project, &["migrate", "--from", "2022", "--to", "2023"], 2);
     assert_eq!(step_changes(&plan, "create-server").len(), 1);
-    kill_during_step(&project, &["migrate", "--from", "2022", "--to", "2023"], "sync-database");
+    kill_during_step(
+        &project,
+        &["migrate", "--from", "2022", "--to", "2023"],
+        "sync-database",
+    );
 
     // With one app stopped on the new server, the health gate blocks the
     // switch and DNS is unchanged.
-    let stopped = project.exec("prod-2023", &["systemctl", "stop", "gunicorn-wwdtmapi"]).await;
-    assert!(stopped.status.success(), "{}", String::from_utf8_lossy(&stopped.stderr));
+    let stopped = project
+        .exec("prod-2023", &["systemctl", "stop", "gunicorn-wwdtmapi"])
+        .await;
+    assert!(
+        stopped.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stopped.stderr)
+    );
     let blocked = project.run_expect(&["migrate", "--from", "2022", "--to", "2023"], 8);
     let text = crate::support::stderr(&blocked);
     assert!(text.contains("api"), "{text}");
     assert!(text.contains("health check"), "{text}");
-    assert_eq!(project.resolve(&project.fqdn("stats")), vec![lb], "DNS moved despite the failed gate");
+    assert_eq!(
+        project.resolve(&project.fqdn("stats")),
+        vec![lb],
+        "DNS moved despite the failed gate"
+    );
 
-    project.exec("prod-2023", &["systemctl", "start", "gunicorn-wwdtmapi"]).await;
+    project
+        .exec("prod-2023", &["systemctl", "start", "gunicorn-wwdtmapi"])
+        .await;
     project.run_expect(&["migrate", "--from", "2022", "--to", "2023"], 0);
     let prod = address_of(&project, "prod-2023").await;
     assert_sites_served_by(&project, "", prod);
@@ -170,10 +242,24 @@ async fn whole_move_in_the_sandbox() {
 
     // The copied data is the same on both servers.
     let journals = project.journals();
-    let migrate = journals.iter().rev().find(|journal| journal["playbook"] == "migrate").unwrap();
-    let sync = migrate["steps"].as_array().unwrap().iter().find(|step| step["id"] == "sync-database").unwrap();
+    let migrate = journals
+        .iter()
+        .rev()
+        .find(|journal| journal["playbook"] == "migrate")
+        .unwrap();
+    let sync = migrate["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|step| step["id"] == "sync-database")
+        .unwrap();
     assert_eq!(sync["outputs"]["prod-2023.verified"], true);
-    let query = ["mariadb", "-N", "-e", "SELECT COUNT(*), SUM(CRC32(panelistslug)) FROM wwdtm.ww_panelists"];
+    let query = [
+        "mariadb",
+        "-N",
+        "-e",
+        "SELECT COUNT(*), SUM(CRC32(panelistslug)) FROM wwdtm.ww_panelists",
+    ];
     let source = stdout(&project.exec("db-2022", &query).await);
     let target = stdout(&project.exec("prod-2023", &query).await);
     assert!(source.starts_with("120\t"), "{source}");
@@ -183,7 +269,11 @@ async fn whole_move_in_the_sandbox() {
     project.run_expect(&["rollback", "--from", "2023", "--to", "2022"], 0);
     assert_sites_served_by(&project, "", lb);
     let refused = project.run_expect(&["teardown", "old-fleet", "--yes"], 8);
-    assert!(crate::support::stderr(&refused).contains("still points at"), "{}", crate::support::stderr(&refused));
+    assert!(
+        crate::support::stderr(&refused).contains("still points at"),
+        "{}",
+        crate::support::stderr(&refused)
+    );
 
     // Migrate again, move staging, and let the old servers drain.
     project.run_expect(&["migrate", "--from", "2022", "--to", "2023"], 0);
@@ -194,15 +284,43 @@ async fn whole_move_in_the_sandbox() {
     std::thread::sleep(Duration::from_secs(4));
 
     // A teardown killed while it deletes finishes on the next run.
-    kill_during_step(&project, &["teardown", "old-fleet", "--yes"], "delete-servers");
+    kill_during_step(
+        &project,
+        &["teardown", "old-fleet", "--yes"],
+        "delete-servers",
+    );
     project.run_expect(&["teardown", "old-fleet", "--yes"], 0);
 
-    assert_eq!(project.droplet_names().await, vec!["prod-2023".to_string(), "staging-2023".to_string()]);
+    assert_eq!(
+        project.droplet_names().await,
+        vec!["prod-2023".to_string(), "staging-2023".to_string()]
+    );
     assert_sites_served_by(&project, "", prod);
     assert_sites_served_by(&project, "staging", staging_2023);
-    let snapshots = project.api.get("/v2/snapshots?resource_type=droplet").await.expect(200).body;
-    let names: Vec<&str> = snapshots["snapshots"].as_array().unwrap().iter().filter_map(|snapshot| snapshot["name"].as_str()).collect();
-    assert!(names.iter().any(|name| name.starts_with("wwctl-final-db-2022-")), "{names:?}");
+    let snapshots = project
+        .api
+        .get("/v2/snapshots?resource_type=droplet")
+        .await
+        .expect(200)
+        .body;
+    let names: Vec<&str> = snapshots["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|snapshot| snapshot["name"].as_str())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .any(|name| name.starts_with("wwctl-final-db-2022-")),
+        "{names:?}"
+    );
     let registry = project.resources();
-    assert!(registry["snapshots"].as_array().unwrap().iter().any(|snapshot| snapshot["droplet_name"] == "db-2022"));
+    assert!(
+        registry["snapshots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|snapshot| snapshot["droplet_name"] == "db-2022")
+    );
 }

@@ -146,6 +146,8 @@ pub enum PostAnswer {
     CreatedThen500,
     /// A 500 and no droplet.
     Failed500,
+    /// A 500 and no droplet for the first POST, then 202 like `Accepted`.
+    Failed500Once,
 }
 
 #[derive(Debug)]
@@ -229,6 +231,11 @@ impl DropletFake {
     fn create(&self, request: &Request) -> ResponseTemplate {
         let body: Value = request.body_json().unwrap();
         let mut state = self.state.lock().unwrap();
+        if state.answer == PostAnswer::Failed500Once {
+            state.answer = PostAnswer::Accepted;
+            return ResponseTemplate::new(500)
+                .set_body_json(error_json("server_error", "Unexpected server-side error"));
+        }
         if state.answer == PostAnswer::Failed500 {
             return ResponseTemplate::new(500)
                 .set_body_json(error_json("server_error", "Unexpected server-side error"));
@@ -252,9 +259,11 @@ impl DropletFake {
         match state.answer {
             PostAnswer::Accepted => accepted,
             PostAnswer::AcceptedAfter(delay) => accepted.set_delay(delay),
-            PostAnswer::CreatedThen500 | PostAnswer::Failed500 => ResponseTemplate::new(500)
-                .insert_header("x-request-id", "req-create-500")
-                .set_body_json(error_json("server_error", "Unexpected server-side error")),
+            PostAnswer::CreatedThen500 | PostAnswer::Failed500 | PostAnswer::Failed500Once => {
+                ResponseTemplate::new(500)
+                    .insert_header("x-request-id", "req-create-500")
+                    .set_body_json(error_json("server_error", "Unexpected server-side error"))
+            }
         }
     }
 

@@ -227,11 +227,12 @@ async fn create_timeout_adopts_without_second_post() {
 }
 
 #[tokio::test]
-async fn create_unconfirmed_fails_without_second_post() {
+async fn create_unconfirmed_fails_after_every_attempt() {
     let server = MockServer::start().await;
     let fake = DropletFake::mount(&server, PostAnswer::Failed500).await;
     let clock = Arc::new(ManualClock::new(start()));
     let client = client_with(&server, &clock, policy());
+    let attempts = policy().max_attempts as usize;
 
     let error = client
         .create_droplet(&spec(), "wwctl-run:lost")
@@ -247,10 +248,32 @@ async fn create_unconfirmed_fails_without_second_post() {
         "{text}"
     );
     assert!(text.contains("rerun"), "{text}");
-    assert_eq!(received(&server, "POST", "/v2/droplets").await.len(), 1);
-    assert_eq!(received(&server, "GET", "/v2/droplets").await.len(), 4);
-    assert_eq!(clock.sleeps(), secs(&[1, 2]));
+    // Each POST is followed by three lookups before the next one.
+    assert_eq!(
+        received(&server, "POST", "/v2/droplets").await.len(),
+        attempts
+    );
+    assert_eq!(
+        received(&server, "GET", "/v2/droplets").await.len(),
+        1 + 3 * attempts
+    );
     assert_eq!(fake.droplet_count(), 0);
+}
+
+#[tokio::test]
+async fn create_posts_again_when_lookups_find_nothing() {
+    let server = MockServer::start().await;
+    let fake = DropletFake::mount(&server, PostAnswer::Failed500Once).await;
+    let clock = Arc::new(ManualClock::new(start()));
+    let client = client_with(&server, &clock, policy());
+
+    let created = client
+        .create_droplet(&spec(), "wwctl-run:again")
+        .await
+        .unwrap();
+    assert!(!created.adopted);
+    assert_eq!(received(&server, "POST", "/v2/droplets").await.len(), 2);
+    assert_eq!(fake.droplet_count(), 1, "one droplet for one step");
 }
 
 #[tokio::test]

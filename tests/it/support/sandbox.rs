@@ -27,13 +27,19 @@ impl LabSandbox {
     /// Find the sandbox, or print why the test is skipped and return `None`.
     pub fn from_env(test: &str) -> Option<Self> {
         let read = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
-        let (Some(prism_url), Some(emulator_url), Some(dns), Some(dir)) =
-            (read(PRISM_URL), read(EMULATOR_URL), read(DNS), read(SANDBOX_DIR))
-        else {
+        let (Some(prism_url), Some(emulator_url), Some(dns), Some(dir)) = (
+            read(PRISM_URL),
+            read(EMULATOR_URL),
+            read(DNS),
+            read(SANDBOX_DIR),
+        ) else {
             let reason = format!(
                 "{test} needs the sandbox with lab hosts ({SANDBOX_DIR} and the sandbox variables are not set); run scripts/test as root"
             );
-            assert!(read(REQUIRE).as_deref() != Some("1"), "{reason} ({REQUIRE}=1)");
+            assert!(
+                read(REQUIRE).as_deref() != Some("1"),
+                "{reason} ({REQUIRE}=1)"
+            );
             eprintln!("skipped: {reason}");
             return None;
         };
@@ -86,10 +92,14 @@ impl Project {
 
         let direct = Api::new(&sandbox.emulator_url, &token, false);
         let api = Api::new(&sandbox.prism_url, &token, true);
-        let public_key = std::fs::read_to_string(sandbox.lab_dir().join("keys/wwdtm-ops.pub")).unwrap();
-        api.post("/v2/account/keys", json!({"name": "wwdtm-ops", "public_key": public_key.trim()}))
-            .await
-            .expect(201);
+        let public_key =
+            std::fs::read_to_string(sandbox.lab_dir().join("keys/wwdtm-ops.pub")).unwrap();
+        api.post(
+            "/v2/account/keys",
+            json!({"name": "wwdtm-ops", "public_key": public_key.trim()}),
+        )
+        .await
+        .expect(201);
 
         Self {
             sandbox,
@@ -143,13 +153,20 @@ impl Project {
 
     /// A name in the project's zone: `fqdn("stats")` is `stats.<zone>`.
     pub fn fqdn(&self, label: &str) -> String {
-        if label == "@" { self.zone.clone() } else { format!("{label}.{}", self.zone) }
+        if label == "@" {
+            self.zone.clone()
+        } else {
+            format!("{label}.{}", self.zone)
+        }
     }
 
     /// Every droplet of the account, through Prism.
     pub async fn droplets(&self) -> Vec<Value> {
         let reply = self.api.get("/v2/droplets?per_page=200").await.expect(200);
-        reply.body["droplets"].as_array().cloned().unwrap_or_default()
+        reply.body["droplets"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub async fn droplet_names(&self) -> Vec<String> {
@@ -165,7 +182,11 @@ impl Project {
 
     /// The address the sandbox's DNS server answers for `name`.
     pub fn resolve(&self, name: &str) -> Vec<Ipv4Addr> {
-        let answer = crate::support::dns::query_udp(self.sandbox.dns, name, hickory_proto::rr::RecordType::A);
+        let answer = crate::support::dns::query_udp(
+            self.sandbox.dns,
+            name,
+            hickory_proto::rr::RecordType::A,
+        );
         crate::support::dns::a_records(&answer)
             .into_iter()
             .map(|(address, _)| address.parse().unwrap())
@@ -176,7 +197,14 @@ impl Project {
     /// the status and body.
     pub fn https(&self, domain: &str, address: Ipv4Addr, path: &str) -> (u16, String) {
         let output = Command::new("curl")
-            .args(["-sS", "--max-time", "10", "-w", "\n%{http_code}", "--cacert"])
+            .args([
+                "-sS",
+                "--max-time",
+                "10",
+                "-w",
+                "\n%{http_code}",
+                "--cacert",
+            ])
             .arg(self.sandbox.ca_file())
             .arg("--resolve")
             .arg(format!("{domain}:443:{address}"))
@@ -231,7 +259,13 @@ fn rename_zone(inventory: &Path, zone: &str) {
         let text = std::fs::read_to_string(&entry).unwrap();
         let renamed: Vec<String> = text
             .lines()
-            .map(|line| if line.contains("git://") || line.contains("https://") { line.to_string() } else { line.replace("wwdt.me", zone) })
+            .map(|line| {
+                if line.contains("git://") || line.contains("https://") {
+                    line.to_string()
+                } else {
+                    line.replace("wwdt.me", zone)
+                }
+            })
             .collect();
         std::fs::write(&entry, renamed.join("\n") + "\n").unwrap();
     }
