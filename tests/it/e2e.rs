@@ -324,3 +324,83 @@ async fn whole_move_in_the_sandbox() {
             .any(|snapshot| snapshot["droplet_name"] == "db-2022")
     );
 }
+
+/// The A records of the project's zone, as (name, data) pairs.
+async fn address_records(project: &Project) -> Vec<(String, String)> {
+    let reply = project
+        .api
+        .get(&format!("/v2/domains/{}/records?per_page=200&type=A", project.zone))
+        .await
+        .expect(200);
+    let mut records: Vec<(String, String)> = reply.body["domain_records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|record| (record["name"].as_str().unwrap().to_string(), record["data"].as_str().unwrap().to_string()))
+        .collect();
+    records.sort();
+    records
+}
+
+/// No two droplets share a name and no two A records share a name.
+async fn assert_no_duplicates(project: &Project) {
+    let names = project.droplet_names().await;
+    let mut unique = names.clone();
+    unique.dedup();
+    assert_eq!(names, unique, "duplicate droplets");
+
+    let records = address_records(project).await;
+    let mut record_names: Vec<&String> = records.iter().map(|(name, _)| name).collect();
+    record_names.dedup();
+    assert_eq!(record_names.len(), records.len(), "duplicate records: {records:?}");
+}
+
+const MIGRATE: [&str; 5] = ["migrate", "--from", "2022", "--to", "2023"];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migration_killed_in_every_step_recovers() {
+    let Some(sandbox) = LabSandbox::from_env("migration_killed_in_every_step_recovers") else { return };
+    let project = Project::new(sandbox, "kill").await;
+    project.run_expect(&["provision", "2022"], 0);
+
+    // Slow API answers make the quick DNS steps last long enough to be
+    // interrupted.
+    project.direct.put("/_sandbox/faults", serde_json::json!({"latency": "150ms"})).await.expect(200);
+    let plan = plan_json(&project, &MIGRATE, 2);
+    let steps: Vec<String> = plan["steps"].as_array().unwrap().iter().map(|step| step["id"].as_str().unwrap().to_string()).collect();
+    for step in &steps {
+        kill_during_step(&project, &MIGRATE, step);
+    }
+    project.direct.delete("/_sandbox/faults").await;
+    project.run_expect(&MIGRATE, 0);
+
+    let journals = project.journals();
+    let migrate: Vec<&Value> = journals.iter().filter(|journal| journal["playbook"] == "migrate").collect();
+    assert_eq!(migrate.len(), 1, "every kill was resumed by the same run");
+    for step in migrate[0]["steps"].as_array().unwrap() {
+        assert_eq!(step["state"], "done", "{step:#}");
+        assert!(step["attempts"].as_u64().unwrap() >= 2, "step {} was not interrupted: {step:#}", step["id"]);
+    }
+    assert_eq!(project.droplet_names().await.iter().filter(|name| *name == "prod-2023").count(), 1);
+    assert_no_duplicates(&project).await;
+    let prod = address_of(&project, "prod-2023").await;
+    assert_sites_served_by(&project, "", prod);
+    assert_eq!(plan_json(&project, &MIGRATE, 0)["summary"]["changes"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migration_survives_api_faults() {
+    let Some(sandbox) = LabSandbox::from_env("migration_survives_api_faults") else { return };
+    let project = Project::new(sandbox, "faults").await;
+    let faults = serde_json::json!({"rate_429": 0.1, "rate_5xx": 0.1, "seed": 2023});
+    project.direct.put("/_sandbox/faults", faults).await.expect(200);
+
+    project.run_expect(&["provision", "2022"], 0);
+    project.run_expect(&MIGRATE, 0);
+
+    project.direct.delete("/_sandbox/faults").await;
+    assert_eq!(project.droplet_names().await.len(), 7, "six droplets of 2022 and one of 2023");
+    assert_no_duplicates(&project).await;
+    let prod = address_of(&project, "prod-2023").await;
+    assert_sites_served_by(&project, "", prod);
+}
