@@ -69,8 +69,8 @@ async fn endpoints(source: &TestServer, target: &TestServer) -> (Endpoint, Endpo
     )
 }
 
-/// The replication password as the replica stores it: MariaDB keeps it in
-/// plain text in `master.info`, on the line after the user name.
+/// Read the replication password as the replica stores it: MariaDB keeps
+/// it in plain text in `master.info`, on the line after the user name.
 fn stored_password(target: &TestServer) -> String {
     let path = target.server.dir().join("data/master.info");
     let text = std::fs::read_to_string(&path)
@@ -310,8 +310,8 @@ async fn conflicting_row_surfaces_sql_error() {
     .await
     .unwrap_or_else(|error| panic!("catching up failed: {}", error_chain(&error)));
 
-    // root holds READ ONLY ADMIN on MariaDB 10.11, so it can write to the
-    // read-only replica, as a careless administrator could.
+    // root has the READ ONLY ADMIN privilege on MariaDB 10.11, so it can
+    // write to the read-only replica, as a careless administrator could.
     target_server
         .run_in(
             "wwdtm",
@@ -396,7 +396,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
     }
 }
 
-// One thread, so the log subscriber set for this thread sees every event.
+// A single thread, so the log subscriber set on it receives every event.
 #[tokio::test(flavor = "current_thread")]
 async fn replication_password_absent_from_errors_and_logs() {
     let logs = LogBuffer::default();
@@ -407,9 +407,9 @@ async fn replication_password_absent_from_errors_and_logs() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
     // With a single live dispatcher, tracing computes a new callsite's
-    // interest from the default of the thread that reaches it first; a test
-    // running on another thread would then turn these callsites off for
-    // good. A second live dispatcher makes tracing ask every dispatcher.
+    // interest from the default of the thread that reaches it first. A test
+    // on another thread could then turn these callsites off for good, so a
+    // second live dispatcher makes tracing ask every dispatcher instead.
     let _second = tracing::Dispatch::new(tracing_subscriber::registry());
 
     let (source_server, target_server) = start_servers(1, 2);

@@ -2,7 +2,7 @@
 //! position contains.
 //!
 //! MariaDB writes a position as one `domain-server-sequence` GTID per
-//! replication domain (`0-1-42,1-7-9`); within a domain the sequence
+//! replication domain (`0-1-42,1-7-9`). Within a domain the sequence
 //! number only grows, so a replica has caught up with a domain when its
 //! sequence number there is at least the source's. MySQL writes a GTID set
 //! as `uuid:interval[:interval]` per server, with optional tags from 8.3
@@ -40,7 +40,7 @@ pub fn covers(flavor: Flavor, replica: &str, source: &str) -> Result<bool, GtidE
     }
 }
 
-/// The last sequence number per domain of a MariaDB position.
+/// Read the last sequence number per domain of a MariaDB position.
 fn mariadb_position(text: &str) -> Result<BTreeMap<u32, u64>, GtidError> {
     let mut domains = BTreeMap::new();
     for gtid in entries(text) {
@@ -154,8 +154,8 @@ fn mysql_covers(replica: &str, source: &str) -> Result<bool, GtidError> {
     }))
 }
 
-/// The comma-separated entries of a position or set, trimmed, without
-/// empty ones (an empty text is an empty position).
+/// Split a position or set at commas into trimmed, non-empty entries (an
+/// empty text is an empty position).
 fn entries(text: &str) -> impl Iterator<Item = &str> {
     text.split(',')
         .map(str::trim)

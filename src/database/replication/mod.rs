@@ -48,7 +48,7 @@ pub use seed::seed_and_start;
 /// The default user name of the replication account.
 pub const DEFAULT_USER: &str = "wwctl_repl";
 
-/// How the replica reaches the source.
+/// The source's network address, as the replica connects to it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct SourceAddress {
     /// The source's IP address or name as the replica resolves it, such
@@ -63,7 +63,7 @@ pub struct ReplicationOptions {
     /// The database to seed and replicate.
     pub database: String,
     pub source_address: SourceAddress,
-    /// The replica's address as the source sees it: the host part of the
+    /// The replica's address as seen from the source: the host part of the
     /// replication account, which accepts connections only from there.
     pub replica_host: String,
     /// The replication account's user name.
@@ -94,13 +94,14 @@ impl ReplicationOptions {
         }
     }
 
-    /// The replication account on the source.
+    /// Name the replication account on the source: the user at the
+    /// replica's host.
     pub fn account(&self) -> Account {
         Account::new(&self.user, &self.replica_host)
     }
 }
 
-/// A running replica, as `seed_and_start` left it. It holds no password:
+/// A running replica, as `seed_and_start` left it. It contains no password:
 /// the replica stores it (in `master.info` on MariaDB, in
 /// `mysql.slave_master_info` on MySQL) until promotion resets replication.
 #[derive(Clone, Debug, serde::Serialize)]

@@ -1,7 +1,7 @@
 //! What replication needs from both servers, checked before anything
 //! changes: distinct server identities, a row-based binary log on the
 //! source, GTIDs on MySQL, a clean target, and a replication account that
-//! is either new or holds nothing but the replication privilege.
+//! is either new or has nothing but the replication privilege.
 
 use crate::database::account::Account;
 use crate::database::endpoint::Endpoint;
@@ -116,8 +116,8 @@ pub async fn read_facts(
     Ok(facts)
 }
 
-/// The privileges of `account` at every level, or `None` when it does not
-/// exist. An account without privileges has `USAGE`.
+/// Read the privileges of `account` at every level, or `None` when it does
+/// not exist. An account without privileges has `USAGE`.
 async fn account_privileges(
     sql: &dyn SqlRunner,
     account: &Account,

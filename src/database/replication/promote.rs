@@ -48,7 +48,7 @@ pub struct CutoverReport {
 }
 
 impl CutoverReport {
-    /// How long writes were frozen.
+    /// Return how long writes were frozen.
     pub fn freeze_duration(&self) -> Duration {
         let ended = self.freeze.ended_at.unwrap_or(self.freeze.started_at);
         ended.duration_since(self.freeze.started_at).unsigned_abs()

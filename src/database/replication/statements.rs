@@ -17,7 +17,8 @@ use crate::secret::Secret;
 /// `REPLICATION REPLICA`.
 pub const REPLICATION_PRIVILEGE: &str = "REPLICATION SLAVE";
 
-/// Where and how the replica connects to its source.
+/// The address, account and connection settings the replica uses for its
+/// source.
 #[derive(Clone, Debug)]
 pub struct SourceConnection<'a> {
     pub host: &'a str,
@@ -45,8 +46,8 @@ pub fn create_account(account: &Account, password: &Secret, tls: bool) -> Secret
     ))
 }
 
-/// The label of `create_account` in errors: the statement without the
-/// password.
+/// Build the label of `create_account` for errors: the statement without
+/// the password.
 pub fn create_account_label(account: &Account) -> String {
     format!("CREATE USER IF NOT EXISTS {} ...", account.sql())
 }
@@ -84,7 +85,7 @@ pub fn drop_database(database: &str) -> String {
 /// `GTID_PURGED`; MariaDB's does not.
 pub const LOAD_WITHOUT_BINARY_LOG: &str = "--init-command=SET SESSION sql_log_bin = 0";
 
-/// The replication filter's pattern for every table of `database`. `%`
+/// Build the replication filter's pattern for every table of `database`. `%`
 /// and `_` are wildcards in these patterns, so literal ones are escaped.
 pub fn table_pattern(database: &str) -> String {
     let mut pattern = String::with_capacity(database.len() + 2);
@@ -104,7 +105,7 @@ pub fn table_pattern(database: &str) -> String {
 ///
 /// MariaDB starts from `gtid_slave_pos`, which the seed set; MySQL finds
 /// the position itself from `gtid_executed`, which the seed's
-/// `GTID_PURGED` set. Without TLS, MySQL's replica asks for the source's
+/// `GTID_PURGED` set. Without TLS, MySQL's replica requests the source's
 /// RSA key, which `caching_sha2_password` (MySQL 8's default) needs to
 /// send a password over a plain connection.
 pub fn configure(flavor: Flavor, database: &str, source: &SourceConnection<'_>) -> Secret {
@@ -145,7 +146,8 @@ pub fn configure(flavor: Flavor, database: &str, source: &SourceConnection<'_>) 
     Secret::new(text)
 }
 
-/// The label of `configure` in errors and logs: the source, no password.
+/// Build the label of `configure` for errors and logs: the source, no
+/// password.
 pub fn configure_label(flavor: Flavor, source: &SourceConnection<'_>) -> String {
     let statement = match flavor {
         Flavor::MariaDb => "CHANGE MASTER TO MASTER_HOST",
@@ -193,9 +195,9 @@ pub fn promote(flavor: Flavor) -> &'static str {
     }
 }
 
-/// The replica's executed position as one row, then the replica status.
-/// The position comes first because it is always exactly one row, while
-/// the status is empty on a server that replicates from nowhere.
+/// Read the replica's executed position, then its status. The position
+/// comes first because it is always exactly one row, while the status is
+/// empty on a server that replicates from nowhere.
 pub fn status(flavor: Flavor) -> &'static str {
     match flavor {
         Flavor::MariaDb => {
@@ -207,8 +209,8 @@ pub fn status(flavor: Flavor) -> &'static str {
     }
 }
 
-/// The position a replica must reach to have every transaction the source
-/// wrote to its binary log.
+/// Read the position a replica must reach to have every transaction the
+/// source wrote to its binary log.
 pub fn source_position(flavor: Flavor) -> &'static str {
     match flavor {
         Flavor::MariaDb => "SELECT @@GLOBAL.gtid_binlog_pos",
@@ -216,7 +218,8 @@ pub fn source_position(flavor: Flavor) -> &'static str {
     }
 }
 
-/// The position the seed left on the target: where replication starts.
+/// Read the position the seed left on the target, where replication
+/// starts.
 pub fn seeded_position(flavor: Flavor) -> &'static str {
     match flavor {
         Flavor::MariaDb => "SELECT @@GLOBAL.gtid_slave_pos",

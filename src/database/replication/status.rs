@@ -15,7 +15,7 @@ use crate::database::tsv::{self, Row};
 /// `Connecting` or `Preparing`.
 pub type ThreadState = String;
 
-/// What `SHOW SLAVE STATUS` or `SHOW REPLICA STATUS` reports.
+/// The columns of `SHOW SLAVE STATUS` or `SHOW REPLICA STATUS` that wwctl uses.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ReplicaStatus {
     /// The source the replica connects to; empty when none is set.
@@ -36,7 +36,7 @@ impl ReplicaStatus {
         self.io_thread == "Yes" && self.sql_thread == "Yes"
     }
 
-    /// A thread has stopped (as opposed to still connecting).
+    /// Check whether a thread has stopped, as opposed to still connecting.
     pub fn stopped(&self) -> bool {
         self.io_thread == "No" || self.sql_thread == "No"
     }
@@ -130,8 +130,8 @@ pub fn parse(flavor: Flavor, rows: &[Row]) -> Result<ReplicaState, String> {
 }
 
 fn parse_status(flavor: Flavor, names: &Row, values: &Row) -> Result<ReplicaStatus, String> {
-    // MariaDB and MySQL before 8.0.22 say master and slave; MySQL 8.0.22
-    // and later say source and replica.
+    // MariaDB and MySQL before 8.0.22 name the columns after master and
+    // slave, and MySQL 8.0.22 and later after source and replica.
     let (host, io, sql, behind) = match flavor {
         Flavor::MariaDb => (
             "Master_Host",
