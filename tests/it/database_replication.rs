@@ -373,6 +373,87 @@ async fn conflicting_row_surfaces_sql_error() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn frozen_catch_up_timeout_thaws_source() {
+    let (source_server, target_server) = start_servers(1, 2);
+    prepare_source(&source_server, false).await;
+    let (source, target) = endpoints(&source_server, &target_server).await;
+    let replica = replication::seed_and_start(
+        &source,
+        &target,
+        &options(&source_server, "127.0.0.1"),
+        &SystemClock,
+        &|_| {},
+    )
+    .await
+    .unwrap_or_else(|error| panic!("seed failed: {}", error_chain(&error)));
+    replication::wait_until_caught_up(
+        &source,
+        &target,
+        &wait_options(Duration::from_secs(60)),
+        &SystemClock,
+    )
+    .await
+    .unwrap_or_else(|error| panic!("catching up failed: {}", error_chain(&error)));
+
+    // The replica applies each event a minute late, with both threads
+    // running, so it cannot reach the final position during the freeze.
+    target_server
+        .client()
+        .execute("STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 60; START SLAVE")
+        .await
+        .unwrap();
+    source_server
+        .run_in(
+            "wwdtm",
+            "INSERT INTO replication_writes VALUES (600, 'delayed')",
+        )
+        .await;
+
+    let options = CutoverOptions {
+        catch_up_timeout: Duration::from_secs(1),
+        ..CutoverOptions::default()
+    };
+    let error = replication::cutover(&source, &target, &replica, &options, &SystemClock)
+        .await
+        .unwrap_err();
+    let ReplicationError::FrozenCatchUp {
+        thawed,
+        source: cause,
+    } = &error
+    else {
+        panic!("expected a failed catch-up, got {}", error_chain(&error));
+    };
+    assert!(*thawed);
+    assert!(
+        matches!(**cause, ReplicationError::Timeout { .. }),
+        "{cause}"
+    );
+    let text = error_chain(&error);
+    assert!(
+        text.contains("writes are allowed again on the source"),
+        "{text}"
+    );
+
+    assert_eq!(
+        source_server
+            .scalar("SELECT @@GLOBAL.read_only")
+            .await
+            .as_deref(),
+        Some("0")
+    );
+    let state = status::read(&target).await.unwrap();
+    assert!(state.status.is_some_and(|status| status.running()));
+    assert_eq!(
+        target_server
+            .scalar("SELECT @@GLOBAL.read_only")
+            .await
+            .as_deref(),
+        Some("1"),
+        "the replica stays a replica"
+    );
+}
+
 /// A `MakeWriter` that appends every log line to a shared buffer.
 #[derive(Clone, Default)]
 struct LogBuffer(Arc<Mutex<Vec<u8>>>);
