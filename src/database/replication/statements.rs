@@ -6,6 +6,9 @@
 //! TO`, because MySQL 8.4 removed the `SLAVE` and `MASTER` forms. MariaDB
 //! 10.11 keeps `CHANGE MASTER TO` and `SHOW SLAVE STATUS`, whose column
 //! names the `SHOW REPLICA STATUS` alias shares.
+//!
+//! NOTE: the MySQL text is checked by unit tests only. The integration
+//! tests run MariaDB 10.11, the only server on the test machine.
 
 use crate::database::account::Account;
 use crate::database::flavor::Flavor;
