@@ -102,16 +102,22 @@ pub fn dump_argv(
 }
 
 /// GTID options: MySQL's mysqldump writes `SET @@GLOBAL.GTID_PURGED` by
-/// default on a GTID source, so dump/load mode turns it off. MariaDB's tool
-/// has no such flag and writes no GTID state unless asked; a replication
-/// seed asks for the position as a comment (`--master-data=2` with
-/// `--gtid`).
+/// default on a GTID source, so dump/load mode turns it off.
+///
+/// A replication seed must set the source's position on the target, at the
+/// dump's snapshot. MySQL: `--set-gtid-purged=ON` writes `GTID_PURGED` as
+/// a statement, and `--source-data=2` (8.0.26+) takes the brief global
+/// read lock that makes it match the snapshot, writing the file and
+/// position only as a comment. MariaDB 10.11: `--gtid --master-data=1`
+/// writes `SET GLOBAL gtid_slave_pos` as a statement at the end of the
+/// dump; with `--master-data=2` that line is a comment too, and the seed
+/// would carry no position.
 fn gtid_options(flavor: Flavor, mode: SyncMode) -> Vec<String> {
     let options: &[&str] = match (flavor, mode) {
         (Flavor::MySql, SyncMode::DumpLoad) => &["--set-gtid-purged=OFF"],
-        (Flavor::MySql, SyncMode::ReplicationSeed) => &["--set-gtid-purged=ON"],
+        (Flavor::MySql, SyncMode::ReplicationSeed) => &["--set-gtid-purged=ON", "--source-data=2"],
         (Flavor::MariaDb, SyncMode::DumpLoad) => &[],
-        (Flavor::MariaDb, SyncMode::ReplicationSeed) => &["--gtid", "--master-data=2"],
+        (Flavor::MariaDb, SyncMode::ReplicationSeed) => &["--gtid", "--master-data=1"],
     };
     options.iter().map(|option| option.to_string()).collect()
 }
@@ -217,6 +223,7 @@ mod tests {
             &DumpScope::Full,
         );
         assert!(mysql_argv.contains(&"--set-gtid-purged=ON".to_string()));
+        assert!(mysql_argv.contains(&"--source-data=2".to_string()));
         let mariadb_argv = dump_argv(
             &mariadb(),
             Flavor::MariaDb,
@@ -225,7 +232,7 @@ mod tests {
             &DumpScope::Full,
         );
         assert!(mariadb_argv.contains(&"--gtid".to_string()));
-        assert!(mariadb_argv.contains(&"--master-data=2".to_string()));
+        assert!(mariadb_argv.contains(&"--master-data=1".to_string()));
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod load;
 pub mod pipeline;
 pub mod preflight;
 pub mod quote;
+pub mod replication;
 pub mod scratch;
 pub mod sql;
 pub mod sync;

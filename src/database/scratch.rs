@@ -1,6 +1,8 @@
 //! A throwaway local MariaDB server in a folder the caller owns, for tests
-//! and benchmarks: `mariadb-install-db`, then `mariadbd` on a Unix socket
-//! with networking off. Dropping the value stops the server.
+//! and benchmarks: `mariadb-install-db`, then `mariadbd` on a Unix socket,
+//! with networking off unless asked for a TCP port on 127.0.0.1 (a
+//! replica needs one to reach its source). Dropping the value stops the
+//! server.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -17,11 +19,27 @@ use crate::database::sql::{Client, Connection};
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// Start attempts on a TCP port: another process can take the free port
+/// between the probe and the server's bind.
+const TCP_START_ATTEMPTS: usize = 3;
+
+/// What a scratch server has besides the defaults.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScratchOptions {
+    /// Listen on a free TCP port on 127.0.0.1 as well as on the socket.
+    pub tcp: bool,
+    /// The server's `server_id`; MariaDB's default is 1.
+    pub server_id: Option<u32>,
+    /// Write a binary log in ROW format, as a replication source must.
+    pub binary_log: bool,
+}
+
 /// A running throwaway MariaDB server.
 #[derive(Debug)]
 pub struct ScratchServer {
     dir: PathBuf,
     socket: PathBuf,
+    port: Option<u16>,
     child: Option<Child>,
 }
 
@@ -31,8 +49,13 @@ impl ScratchServer {
     /// (about 100 bytes). The server is kept small: a 32 MiB buffer pool,
     /// no binary log, no performance schema.
     pub fn start(dir: &Path) -> anyhow::Result<ScratchServer> {
+        Self::start_with(dir, &ScratchOptions::default())
+    }
+
+    /// Start a server as `start` does, with the TCP port, server id and
+    /// binary log of `options`.
+    pub fn start_with(dir: &Path, options: &ScratchOptions) -> anyhow::Result<ScratchServer> {
         let data = dir.join("data");
-        let socket = dir.join("mysqld.sock");
         // Each server needs its own temporary folder: a starting server
         // deletes every `#sql*` file in its tmpdir, including the
         // temporary tables of other servers sharing it.
@@ -42,17 +65,43 @@ impl ScratchServer {
 
         install(dir, &data, &tmp)?;
 
+        if !options.tcp {
+            return Self::launch(dir, options, None);
+        }
+        let mut attempt = 1;
+        loop {
+            let port = free_local_port()?;
+            match Self::launch(dir, options, Some(port)) {
+                Ok(server) => return Ok(server),
+                Err(error)
+                    if attempt < TCP_START_ATTEMPTS
+                        && error.to_string().contains("Bind on TCP/IP port") =>
+                {
+                    attempt += 1;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    fn launch(
+        dir: &Path,
+        options: &ScratchOptions,
+        port: Option<u16>,
+    ) -> anyhow::Result<ScratchServer> {
+        let socket = dir.join("mysqld.sock");
+        let tmp = dir.join("tmp");
         let error_log = dir.join("error.log");
         let child = Command::new("mariadbd")
             .arg("--no-defaults")
-            .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--datadir={}", dir.join("data").display()))
             .arg(format!("--socket={}", socket.display()))
             .arg(format!("--pid-file={}", dir.join("mysqld.pid").display()))
             .arg(format!("--log-error={}", error_log.display()))
             .arg(format!("--tmpdir={}", tmp.display()))
+            .args(server_options(dir, options, port))
             .env("TMPDIR", &tmp)
             .args([
-                "--skip-networking",
                 "--user=root",
                 "--innodb-buffer-pool-size=32M",
                 "--innodb-log-file-size=48M",
@@ -74,6 +123,7 @@ impl ScratchServer {
         let mut server = ScratchServer {
             dir: dir.to_path_buf(),
             socket,
+            port,
             child: Some(child),
         };
         server.wait_ready()?;
@@ -86,6 +136,11 @@ impl ScratchServer {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The TCP port on 127.0.0.1, when the server listens on one.
+    pub fn port(&self) -> Option<u16> {
+        self.port
     }
 
     /// Build the connection to this server through MariaDB's client programs.
@@ -171,6 +226,37 @@ impl Drop for ScratchServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// The networking, server id and binary log options of `options`.
+fn server_options(dir: &Path, options: &ScratchOptions, port: Option<u16>) -> Vec<String> {
+    let mut args = match port {
+        Some(port) => vec![
+            format!("--port={port}"),
+            "--bind-address=127.0.0.1".to_string(),
+            // Accounts name hosts by address, and a reverse lookup of
+            // 127.0.0.1 would only slow down each connection.
+            "--skip-name-resolve".to_string(),
+        ],
+        None => vec!["--skip-networking".to_string()],
+    };
+    if let Some(id) = options.server_id {
+        args.push(format!("--server-id={id}"));
+    }
+    // Relay logs are named after the host unless named here.
+    args.push(format!("--relay-log={}", dir.join("relay").display()));
+    if options.binary_log {
+        args.push(format!("--log-bin={}", dir.join("binlog").display()));
+        args.push("--binlog-format=ROW".to_string());
+    }
+    args
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+fn free_local_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
+        .context("cannot find a free TCP port on 127.0.0.1")?;
+    Ok(listener.local_addr()?.port())
 }
 
 fn install(dir: &Path, data: &Path, tmp: &Path) -> anyhow::Result<()> {

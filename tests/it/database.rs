@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use wwctl::database::scratch::ScratchServer;
+use wwctl::database::scratch::{ScratchOptions, ScratchServer};
 use wwctl::database::sql::{Client, SqlRunner};
 
 /// A throwaway MariaDB server and the temporary folder it lives in. The
@@ -15,13 +15,19 @@ pub struct TestServer {
 
 impl TestServer {
     pub fn start() -> TestServer {
+        Self::start_with(&ScratchOptions::default())
+    }
+
+    /// Start a server with a TCP port, server id or binary log.
+    pub fn start_with(options: &ScratchOptions) -> TestServer {
         // Short paths under /tmp keep the socket path below the 108-byte
         // limit of Unix sockets.
         let dir = tempfile::Builder::new()
             .prefix("wwdb")
             .tempdir_in("/tmp")
             .expect("create a temporary folder");
-        let server = ScratchServer::start(dir.path()).expect("start a throwaway MariaDB");
+        let server =
+            ScratchServer::start_with(dir.path(), options).expect("start a throwaway MariaDB");
         TestServer { server, _dir: dir }
     }
 

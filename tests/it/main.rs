@@ -7,6 +7,7 @@ mod cloud_on_emulator;
 mod database;
 mod database_cases;
 mod database_generate;
+mod database_replication;
 mod database_sync;
 mod database_users;
 mod e2e;
