@@ -263,10 +263,14 @@ async fn freeze_gives_up_and_thaws_on_timeout() {
     let writer = server.client();
     let open_write = tokio::spawn(async move {
         writer
-            .execute("BEGIN; INSERT INTO wwdtm.ww_shows VALUES (1); SELECT SLEEP(3); COMMIT;")
+            .execute("BEGIN; INSERT INTO wwdtm.ww_shows VALUES (1); SELECT SLEEP(8); COMMIT;")
             .await
     });
+    // The transaction stays open for eight seconds, long enough for the
+    // polls below to see it on a loaded machine; give up after ten.
+    let started = std::time::Instant::now();
     while open_write_transactions(&server.client()).await.unwrap() == 0 {
+        assert!(started.elapsed() < Duration::from_secs(10), "the write never started");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
