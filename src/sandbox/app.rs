@@ -37,6 +37,9 @@ pub struct AccountRuntime {
     pub requests: RequestWindow,
     /// `GET /v2/account/keys` has its own limit of 10 a minute.
     pub key_listings: MinuteWindow,
+    /// Requests handled (not faulted or limited), by method, since the
+    /// daemon started.
+    pub handled: std::collections::BTreeMap<String, u64>,
 }
 
 pub struct AppConfig {
@@ -76,6 +79,7 @@ impl App {
                 rng: account_rng(self.fault_seed, &account.0),
                 requests: RequestWindow::default(),
                 key_listings: MinuteWindow::default(),
+                handled: Default::default(),
             });
         work(runtime)
     }

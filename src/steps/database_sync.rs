@@ -206,6 +206,22 @@ async fn sync_one(ctx: &StepContext<'_>, params: &FromFleet, name: &str) -> anyh
         }
     };
 
+    // With writes frozen, equal checksums mean an earlier run already copied
+    // everything: nothing to redo.
+    let target_client = target_endpoint.client();
+    let (source_snapshot, target_snapshot) = tokio::join!(
+        verify::snapshot(&source_client, &database),
+        verify::snapshot(&target_client, &database)
+    );
+    if let (Ok(source_snapshot), Ok(target_snapshot)) = (source_snapshot, target_snapshot)
+        && !target_snapshot.tables.is_empty()
+        && let Ok(verified) = verify::compare(&source_snapshot, &target_snapshot)
+    {
+        tracing::info!(source = %source.name, target = name, rows = verified.total_rows(), "databases already equal; nothing to copy");
+        ctx.record_output(&format!("{name}.verified"), serde_json::json!(true))?;
+        return Ok(());
+    }
+
     // Reset the new server's copy: it holds only what an earlier,
     // unfinished attempt of this step loaded.
     let target_client = target_endpoint.client();

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::engine::context::StepContext;
 use crate::engine::plan::{Change, ChangeAction, StepPlan};
-use crate::error::HintExt;
+use crate::error::{ExitCode, HintExt, UserError};
 use crate::inventory::{App, Droplet, Role};
 use crate::remote::services::{self, ServiceAction};
 use crate::remote::sync::{self, FileSpec};
@@ -464,14 +464,17 @@ async fn roll_back(
         }
         _ => "there is no previous release to go back to".to_string(),
     };
-    anyhow::anyhow!(
+    let message = format!(
         "app `{}` ({}) failed to start on `{}` at commit {}; {restored}\ncause: {cause}\nend of its logs:\n{}",
         app.name,
         app.service,
         host.target.name,
         &failed_commit[..failed_commit.len().min(12)],
         log.trim_end()
-    )
+    );
+    UserError::new(ExitCode::Remote, message)
+        .with_hint("fix the release on its branch, then run the command again")
+        .into()
 }
 
 async fn log_tail(host: &Host, app: &App) -> String {

@@ -270,7 +270,10 @@ async fn freeze_gives_up_and_thaws_on_timeout() {
     // polls below to see it on a loaded machine; give up after ten.
     let started = std::time::Instant::now();
     while open_write_transactions(&server.client()).await.unwrap() == 0 {
-        assert!(started.elapsed() < Duration::from_secs(10), "the write never started");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the write never started"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 

@@ -202,6 +202,33 @@ async fn whole_move_in_the_sandbox() {
     let (_, prod_version) = project.https(&project.fqdn("stats"), lb, "/version");
     assert!(!prod_version.contains(&version), "{prod_version}");
 
+    // A release that does not start fails the step with the app's name and
+    // log, and the previous release keeps serving.
+    let broken = format!("broken-{:08x}", rand::random::<u32>());
+    lab.add_commit("stats", "develop", &broken).unwrap();
+    let failed = project.run_expect(&["provision", "2022"], 5);
+    let text = crate::support::stderr(&failed);
+    assert!(text.contains("app `stats`"), "{text}");
+    assert!(text.contains("failed to start"), "{text}");
+    assert!(
+        text.contains("broken on purpose"),
+        "the log tail is shown: {text}"
+    );
+    assert!(text.contains("serves again"), "{text}");
+    let (status, served) = project.https(&project.fqdn("stats.staging"), staging, "/version");
+    assert_eq!(status, 200, "{served}");
+    assert!(
+        served.contains(&version),
+        "the previous release serves: {served}"
+    );
+    lab.add_commit(
+        "stats",
+        "develop",
+        &format!("develop-e2e-fixed-{:08x}", rand::random::<u32>()),
+    )
+    .unwrap();
+    project.run_expect(&["provision", "2022"], 0);
+
     // The migration's plan, then a run killed while it copies the database.
     let plan = plan_json(&project, &["migrate", "--from", "2022", "--to", "2023"], 2);
     assert_eq!(step_changes(&plan, "create-server").len(), 1);
@@ -239,6 +266,22 @@ async fn whole_move_in_the_sandbox() {
     assert_sites_served_by(&project, "", prod);
     let plan = plan_json(&project, &["migrate", "--from", "2022", "--to", "2023"], 0);
     assert_eq!(plan["summary"]["changes"], 0, "{plan:#}");
+
+    // A second migration makes no API writes.
+    let writes = |stats: &Value| -> u64 {
+        ["POST", "PUT", "PATCH", "DELETE"]
+            .iter()
+            .map(|method| stats["handled"][method].as_u64().unwrap_or(0))
+            .sum()
+    };
+    let before = project.direct.get("/_sandbox/stats").await.expect(200).body;
+    project.run_expect(&["migrate", "--from", "2022", "--to", "2023"], 0);
+    let after = project.direct.get("/_sandbox/stats").await.expect(200).body;
+    assert_eq!(
+        writes(&before),
+        writes(&after),
+        "API writes during the second run: {before} -> {after}"
+    );
 
     // The copied data is the same on both servers.
     let journals = project.journals();
@@ -329,14 +372,22 @@ async fn whole_move_in_the_sandbox() {
 async fn address_records(project: &Project) -> Vec<(String, String)> {
     let reply = project
         .api
-        .get(&format!("/v2/domains/{}/records?per_page=200&type=A", project.zone))
+        .get(&format!(
+            "/v2/domains/{}/records?per_page=200&type=A",
+            project.zone
+        ))
         .await
         .expect(200);
     let mut records: Vec<(String, String)> = reply.body["domain_records"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|record| (record["name"].as_str().unwrap().to_string(), record["data"].as_str().unwrap().to_string()))
+        .map(|record| {
+            (
+                record["name"].as_str().unwrap().to_string(),
+                record["data"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     records.sort();
     records
@@ -352,22 +403,37 @@ async fn assert_no_duplicates(project: &Project) {
     let records = address_records(project).await;
     let mut record_names: Vec<&String> = records.iter().map(|(name, _)| name).collect();
     record_names.dedup();
-    assert_eq!(record_names.len(), records.len(), "duplicate records: {records:?}");
+    assert_eq!(
+        record_names.len(),
+        records.len(),
+        "duplicate records: {records:?}"
+    );
 }
 
 const MIGRATE: [&str; 5] = ["migrate", "--from", "2022", "--to", "2023"];
 
 #[tokio::test(flavor = "multi_thread")]
 async fn migration_killed_in_every_step_recovers() {
-    let Some(sandbox) = LabSandbox::from_env("migration_killed_in_every_step_recovers") else { return };
+    let Some(sandbox) = LabSandbox::from_env("migration_killed_in_every_step_recovers") else {
+        return;
+    };
     let project = Project::new(sandbox, "kill").await;
     project.run_expect(&["provision", "2022"], 0);
 
     // Slow API answers make the quick DNS steps last long enough to be
     // interrupted.
-    project.direct.put("/_sandbox/faults", serde_json::json!({"latency": "150ms"})).await.expect(200);
+    project
+        .direct
+        .put("/_sandbox/faults", serde_json::json!({"latency": "150ms"}))
+        .await
+        .expect(200);
     let plan = plan_json(&project, &MIGRATE, 2);
-    let steps: Vec<String> = plan["steps"].as_array().unwrap().iter().map(|step| step["id"].as_str().unwrap().to_string()).collect();
+    let steps: Vec<String> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|step| step["id"].as_str().unwrap().to_string())
+        .collect();
     for step in &steps {
         kill_during_step(&project, &MIGRATE, step);
     }
@@ -375,13 +441,28 @@ async fn migration_killed_in_every_step_recovers() {
     project.run_expect(&MIGRATE, 0);
 
     let journals = project.journals();
-    let migrate: Vec<&Value> = journals.iter().filter(|journal| journal["playbook"] == "migrate").collect();
+    let migrate: Vec<&Value> = journals
+        .iter()
+        .filter(|journal| journal["playbook"] == "migrate")
+        .collect();
     assert_eq!(migrate.len(), 1, "every kill was resumed by the same run");
     for step in migrate[0]["steps"].as_array().unwrap() {
         assert_eq!(step["state"], "done", "{step:#}");
-        assert!(step["attempts"].as_u64().unwrap() >= 2, "step {} was not interrupted: {step:#}", step["id"]);
+        assert!(
+            step["attempts"].as_u64().unwrap() >= 2,
+            "step {} was not interrupted: {step:#}",
+            step["id"]
+        );
     }
-    assert_eq!(project.droplet_names().await.iter().filter(|name| *name == "prod-2023").count(), 1);
+    assert_eq!(
+        project
+            .droplet_names()
+            .await
+            .iter()
+            .filter(|name| *name == "prod-2023")
+            .count(),
+        1
+    );
     assert_no_duplicates(&project).await;
     let prod = address_of(&project, "prod-2023").await;
     assert_sites_served_by(&project, "", prod);
@@ -390,16 +471,26 @@ async fn migration_killed_in_every_step_recovers() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn migration_survives_api_faults() {
-    let Some(sandbox) = LabSandbox::from_env("migration_survives_api_faults") else { return };
+    let Some(sandbox) = LabSandbox::from_env("migration_survives_api_faults") else {
+        return;
+    };
     let project = Project::new(sandbox, "faults").await;
-    let faults = serde_json::json!({"rate_429": 0.1, "rate_5xx": 0.1, "seed": 2023});
-    project.direct.put("/_sandbox/faults", faults).await.expect(200);
-
     project.run_expect(&["provision", "2022"], 0);
+
+    let faults = serde_json::json!({"rate_429": 0.1, "rate_5xx": 0.1, "seed": 2023});
+    project
+        .direct
+        .put("/_sandbox/faults", faults)
+        .await
+        .expect(200);
     project.run_expect(&MIGRATE, 0);
 
     project.direct.delete("/_sandbox/faults").await;
-    assert_eq!(project.droplet_names().await.len(), 7, "six droplets of 2022 and one of 2023");
+    assert_eq!(
+        project.droplet_names().await.len(),
+        7,
+        "six droplets of 2022 and one of 2023"
+    );
     assert_no_duplicates(&project).await;
     let prod = address_of(&project, "prod-2023").await;
     assert_sites_served_by(&project, "", prod);

@@ -32,6 +32,16 @@ pub async fn health(State(app): State<Shared>) -> ApiResult {
     })))
 }
 
+/// `GET /_sandbox/stats`: the account's handled requests by method, so a
+/// test can tell whether a run wrote anything.
+pub async fn get_stats(
+    State(app): State<Shared>,
+    Extension(caller): Extension<AdminCaller>,
+) -> ApiResult {
+    let handled = app.with_runtime(&caller.account, |runtime| runtime.handled.clone());
+    Ok(reply::ok(json!({ "handled": handled })))
+}
+
 pub async fn get_faults(
     State(app): State<Shared>,
     Extension(caller): Extension<AdminCaller>,

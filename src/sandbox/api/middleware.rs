@@ -150,6 +150,10 @@ async fn api_gate(app: &App, mut request: Request, next: Next) -> Response {
             ApiError::server_error(StatusCode::INTERNAL_SERVER_ERROR).into_response()
         }
         Fault::None | Fault::Lost => {
+            let method = request.method().as_str().to_string();
+            app.with_runtime(&account, |runtime| {
+                *runtime.handled.entry(method).or_default() += 1
+            });
             let base_url = base_url(app, request.headers());
             request.extensions_mut().insert(Caller {
                 account: account.clone(),

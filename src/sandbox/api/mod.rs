@@ -119,6 +119,7 @@ pub fn router(app: Shared) -> Router {
                 .delete(records::delete),
         )
         .route("/_sandbox/health", get(admin::health))
+        .route("/_sandbox/stats", get(admin::get_stats))
         .route(
             "/_sandbox/faults",
             get(admin::get_faults)

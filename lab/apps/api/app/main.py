@@ -15,12 +15,21 @@ from fastapi.responses import PlainTextResponse
 
 APP_DIR = Path(__file__).resolve().parent.parent
 
-app = FastAPI(title="Wait Wait Stats API (wwctl sandbox stand-in)")
-
-
 def read_json(name):
     with open(APP_DIR / name, encoding="utf-8") as handle:
         return json.load(handle)
+
+
+def refuse_broken_release():
+    """Fail at start when the release's version begins with `broken`, so the
+    sandbox can rehearse a release that does not start."""
+    version = str(read_json("version.json").get("version", ""))
+    if version.startswith("broken"):
+        raise RuntimeError(f"release {version} is broken on purpose and does not start")
+
+
+refuse_broken_release()
+app = FastAPI(title="Wait Wait Stats API (wwctl sandbox stand-in)")
 
 
 def connect():

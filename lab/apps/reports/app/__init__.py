@@ -40,7 +40,16 @@ def text(body, status=200):
     return Response(body, status=status, mimetype="text/plain")
 
 
+def refuse_broken_release():
+    """Fail at start when the release's version begins with `broken`, so the
+    sandbox can rehearse a release that does not start."""
+    version = str(read_json("version.json").get("version", ""))
+    if version.startswith("broken"):
+        raise RuntimeError(f"release {version} is broken on purpose and does not start")
+
+
 def create_app():
+    refuse_broken_release()
     app = Flask(__name__)
 
     @app.get("/health")
