@@ -141,6 +141,9 @@ pub enum Command {
     /// Check the inventory.
     #[command(subcommand)]
     Inventory(InventoryCommand),
+    /// Manage the SSH host keys wwctl trusts.
+    #[command(subcommand)]
+    Hosts(HostsCommand),
     /// Write the rendered configuration files of a fleet to a folder.
     Render(crate::render::RenderArgs),
     /// Run the local DigitalOcean emulator and its lab hosts.
@@ -216,6 +219,30 @@ pub struct UnlockArgs {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum HostsCommand {
+    /// Show the host keys a server presents and pin them after confirmation.
+    Trust(TrustArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    /// The droplet's name in the inventory.
+    pub host: String,
+
+    /// Its address [default: the one wwctl recorded].
+    #[arg(long)]
+    pub address: Option<String>,
+
+    /// Its SSH port.
+    #[arg(long, default_value_t = 22)]
+    pub port: u16,
+
+    /// Replace keys pinned earlier (a server rebuilt on purpose).
+    #[arg(long)]
+    pub replace: bool,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum InventoryCommand {
     /// Validate the inventory and the playbooks, reporting every problem with its file, line and column.
     Check,
@@ -232,6 +259,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status(args) => commands::status::run(global, &args),
         Command::Unlock(args) => commands::unlock::run(global, &args),
         Command::Inventory(InventoryCommand::Check) => commands::inventory_check::run(global),
+        Command::Hosts(command) => commands::hosts::run(global, &command),
         Command::Render(args) => crate::render::run(global, &args),
         Command::Sandbox(args) => crate::sandbox::run(global, &args),
     }

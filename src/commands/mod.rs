@@ -1,5 +1,6 @@
 //! One module per command: arguments in, exit code out.
 
+pub mod hosts;
 pub mod inventory_check;
 pub mod migrate;
 pub mod playbook_run;

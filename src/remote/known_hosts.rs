@@ -208,6 +208,12 @@ mod tests {
         known.replace("10.77.0.5", std::slice::from_ref(&b));
         known.save().unwrap();
         let reloaded = KnownHosts::load(&dir.path().join("known_hosts")).unwrap();
-        assert_eq!(reloaded.keys_for("10.77.0.5"), vec![&b]);
+        let keys = reloaded.keys_for("10.77.0.5");
+        assert_eq!(keys.len(), 1);
+        assert_eq!(
+            keys[0].key_data(),
+            b.key_data(),
+            "comments are not kept; the key is"
+        );
     }
 }

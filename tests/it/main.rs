@@ -33,3 +33,4 @@ mod render_proxy;
 mod render_snapshots;
 mod render_support;
 mod teardown_select;
+mod token_redaction;

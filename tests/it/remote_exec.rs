@@ -386,3 +386,89 @@ async fn connection_killed_mid_upload_leaves_old_file() {
     );
     assert_eq!(std::fs::read(&path).unwrap(), b"old contents");
 }
+
+fn trust(state: &std::path::Path, server: &TestSshd, extra: &[&str]) -> std::process::Output {
+    let mut command = crate::support::wwctl();
+    command
+        .args([
+            "hosts",
+            "trust",
+            "prod-2023",
+            "--address",
+            "127.0.0.1",
+            "--port",
+        ])
+        .arg(server.port.to_string())
+        .arg("--state-dir")
+        .arg(state)
+        .args(extra);
+    command.output().unwrap()
+}
+
+#[tokio::test]
+async fn hosts_trust_pins_only_confirmed_keys() {
+    if !sshd::available() {
+        return;
+    }
+    let server = TestSshd::start();
+    let state = tempfile::tempdir().unwrap();
+    let known_hosts = state.path().join("known_hosts");
+    let fingerprint = wwctl::remote::known_hosts::fingerprint(&server.host_key.public);
+
+    // Without a confirmation nothing is pinned.
+    let unconfirmed = trust(state.path(), &server, &[]);
+    assert_eq!(
+        unconfirmed.status.code(),
+        Some(8),
+        "{}",
+        crate::support::stderr(&unconfirmed)
+    );
+    assert!(
+        crate::support::stderr(&unconfirmed).contains(&fingerprint),
+        "the fingerprint is shown"
+    );
+    assert!(
+        KnownHosts::load(&known_hosts)
+            .unwrap()
+            .keys_for(&host_pattern("127.0.0.1", server.port))
+            .is_empty()
+    );
+
+    let confirmed = trust(state.path(), &server, &["--yes"]);
+    assert_eq!(
+        confirmed.status.code(),
+        Some(0),
+        "{}",
+        crate::support::stderr(&confirmed)
+    );
+    let pinned = KnownHosts::load(&known_hosts).unwrap();
+    let keys = pinned.keys_for(&host_pattern("127.0.0.1", server.port));
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].key_data(), server.host_key.public.key_data());
+
+    // A rebuilt server with another key is refused unless replaced on purpose.
+    drop(server);
+    let rebuilt = TestSshd::start();
+    let other_port = rebuilt.port;
+    let mut known = KnownHosts::load(&known_hosts).unwrap();
+    known.replace(
+        &host_pattern("127.0.0.1", other_port),
+        &[host_keys::generate("old").unwrap().public],
+    );
+    known.save().unwrap();
+    let refused = trust(state.path(), &rebuilt, &["--yes"]);
+    assert_eq!(
+        refused.status.code(),
+        Some(8),
+        "{}",
+        crate::support::stderr(&refused)
+    );
+    assert!(crate::support::stderr(&refused).contains("--replace"));
+    let replaced = trust(state.path(), &rebuilt, &["--yes", "--replace"]);
+    assert_eq!(
+        replaced.status.code(),
+        Some(0),
+        "{}",
+        crate::support::stderr(&replaced)
+    );
+}
