@@ -90,6 +90,16 @@ impl App {
             .unwrap_or(self.default_settings)
     }
 
+    /// Take the account's one-shot `next_public_address`, clearing it.
+    pub fn take_next_address(&self, account: &AccountKey) -> Option<std::net::Ipv4Addr> {
+        self.with_runtime(account, |runtime| {
+            runtime
+                .settings
+                .as_mut()
+                .and_then(|settings| settings.next_public_address.take())
+        })
+    }
+
     /// Return the faults in force for an account.
     pub fn faults(&self, account: &AccountKey) -> FaultSpec {
         self.with_runtime(account, |runtime| runtime.faults.clone())

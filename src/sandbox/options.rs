@@ -72,6 +72,7 @@ impl ServeOptions {
                 .unwrap_or(defaults.rate_limit_per_minute)
                 .max(1),
             rate_limit_per_hour: defaults.rate_limit_per_hour,
+            next_public_address: None,
         }
     }
 

@@ -31,6 +31,12 @@ pub struct Settings {
 
     /// Requests per hour, reported in `ratelimit-limit`.
     pub rate_limit_per_hour: u32,
+
+    /// The public address the account's next droplet gets, when free: a
+    /// server that takes over an old server's address, as a real cloud may
+    /// hand out. Used once, then cleared.
+    #[serde(default)]
+    pub next_public_address: Option<std::net::Ipv4Addr>,
 }
 
 impl Default for Settings {
@@ -43,6 +49,7 @@ impl Default for Settings {
             action_duration: Duration::from_secs(10),
             rate_limit_per_minute: 250,
             rate_limit_per_hour: 5000,
+            next_public_address: None,
         }
     }
 }
@@ -59,6 +66,7 @@ pub struct SettingsPatch {
     pub action_duration: Option<Duration>,
     pub rate_limit_per_minute: Option<u32>,
     pub rate_limit_per_hour: Option<u32>,
+    pub next_public_address: Option<std::net::Ipv4Addr>,
 }
 
 impl Settings {
@@ -83,6 +91,9 @@ impl Settings {
         }
         if let Some(value) = patch.rate_limit_per_hour {
             self.rate_limit_per_hour = value;
+        }
+        if let Some(value) = patch.next_public_address {
+            self.next_public_address = Some(value);
         }
         Ok(self)
     }

@@ -495,3 +495,78 @@ async fn migration_survives_api_faults() {
     let prod = address_of(&project, "prod-2023").await;
     assert_sites_served_by(&project, "", prod);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn host_keys_reused_address_and_mismatch() {
+    let Some(sandbox) = LabSandbox::from_env("host_keys_reused_address_and_mismatch") else {
+        return;
+    };
+    let project = Project::new(sandbox, "keys").await;
+    project.run_expect(&["provision", "staging"], 0);
+    let first = address_of(&project, "staging-2023").await;
+    let pattern = wwctl::remote::known_hosts::host_pattern(&first.to_string(), 22);
+    let known_hosts = project.state.join("known_hosts");
+    let first_key = wwctl::remote::known_hosts::KnownHosts::load(&known_hosts)
+        .unwrap()
+        .keys_for(&pattern)[0]
+        .clone();
+
+    // The server goes away, and its replacement gets the same address with
+    // a new key: the stale entry gives way because this run created it.
+    let old_id = project
+        .droplets()
+        .await
+        .into_iter()
+        .find(|droplet| droplet["name"] == "staging-2023")
+        .unwrap()["id"]
+        .as_u64()
+        .unwrap();
+    project
+        .api
+        .delete(&format!("/v2/droplets/{old_id}"))
+        .await
+        .expect(204);
+    project
+        .direct
+        .put(
+            "/_sandbox/settings",
+            serde_json::json!({"next_public_address": first.to_string()}),
+        )
+        .await
+        .expect(200);
+    project.run_expect(&["provision", "staging"], 0);
+    assert_eq!(
+        address_of(&project, "staging-2023").await,
+        first,
+        "the replacement reuses the address"
+    );
+    let pinned = wwctl::remote::known_hosts::KnownHosts::load(&known_hosts).unwrap();
+    let keys = pinned.keys_for(&pattern);
+    assert_eq!(keys.len(), 1);
+    assert_ne!(
+        keys[0].key_data(),
+        first_key.key_data(),
+        "the new server's key replaced the old one"
+    );
+
+    // A server that presents another key than the pinned one stops the run
+    // before any command runs on it.
+    let mut tampered = pinned.clone();
+    let impostor = wwctl::remote::host_keys::generate("impostor")
+        .unwrap()
+        .public;
+    tampered.replace(&pattern, std::slice::from_ref(&impostor));
+    tampered.save().unwrap();
+    let failed = project.run_expect(&["provision", "staging"], 5);
+    let text = crate::support::stderr(&failed);
+    assert!(text.contains("does not match"), "{text}");
+    assert!(
+        text.contains(&wwctl::remote::known_hosts::fingerprint(&impostor)),
+        "the expected fingerprint is named: {text}"
+    );
+    assert!(
+        text.contains(&wwctl::remote::known_hosts::fingerprint(&keys[0].clone())),
+        "the presented fingerprint is named: {text}"
+    );
+    assert!(text.contains("nothing was run"), "{text}");
+}

@@ -69,9 +69,10 @@ pub async fn create(
         .checked_add(app.scaled(settings.boot_time))
         .unwrap_or(jiff::Timestamp::MAX);
 
+    let wanted_address = app.take_next_address(&caller.account);
     let created = app.store.update(|world| {
         let plan = plan_create(world, &caller, &request)?;
-        insert_droplets(world, &caller, plan, boot_due)
+        insert_droplets(world, &caller, plan, boot_due, wanted_address)
     })?;
 
     for (droplet_id, _) in &created {
@@ -288,11 +289,12 @@ fn insert_droplets(
     caller: &Caller,
     plan: Plan,
     boot_due: jiff::Timestamp,
+    mut wanted_address: Option<std::net::Ipv4Addr>,
 ) -> Result<Vec<(u64, u64)>, ApiError> {
     let now = jiff::Timestamp::now();
     let mut created = Vec::new();
     for name in &plan.names {
-        let (public_ipv4, private_ipv4) = addresses::allocate(world)
+        let (public_ipv4, private_ipv4) = addresses::allocate(world, wanted_address.take())
             .map_err(|error| ApiError::unprocessable(error.to_string()))?;
         let droplet_id = world.counters.next_droplet();
         let action_id = world.counters.next_action();

@@ -25,10 +25,25 @@ pub struct AddressesExhausted {
     pub network: Ipv4Addr,
 }
 
-/// Allocate a public and a private address for a new droplet.
-pub fn allocate(world: &mut World) -> Result<(Ipv4Addr, Ipv4Addr), AddressesExhausted> {
+/// Allocate a public and a private address for a new droplet: `wanted`
+/// when it is a free address of the public range, else the next free one.
+pub fn allocate(
+    world: &mut World,
+    wanted: Option<Ipv4Addr>,
+) -> Result<(Ipv4Addr, Ipv4Addr), AddressesExhausted> {
     let (public_used, private_used) = addresses_in_use(world);
 
+    let wanted = wanted.filter(|address| {
+        let host = host_number(*address);
+        u32::from(*address) & 0xffff_0000 == u32::from(PUBLIC_NETWORK)
+            && (FIRST_HOST..=LAST_HOST).contains(&host)
+            && !public_used.contains(address)
+    });
+    if let Some(public) = wanted {
+        let private = next_free(PRIVATE_NETWORK, world.cursors.private, &private_used)?;
+        world.cursors.private = host_number(private);
+        return Ok((public, private));
+    }
     let public = next_free(PUBLIC_NETWORK, world.cursors.public, &public_used)?;
     let private = next_free(PRIVATE_NETWORK, world.cursors.private, &private_used)?;
 
