@@ -192,7 +192,7 @@ pub struct TeardownArgs {
     /// The fleet to delete, or an alias such as `old-fleet`.
     pub fleet: String,
 
-    /// Delete before the DNS drain time has passed (asks for the fleet name to be typed).
+    /// Delete before the DNS drain time has passed (prompts for the fleet name to be typed).
     #[arg(long)]
     pub force: bool,
 

@@ -17,10 +17,10 @@ pub type Sleep = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// The source of time for every wait wwctl makes: retries, polls, TTL waits.
 pub trait Clock: Send + Sync + fmt::Debug {
-    /// The current time.
+    /// Returns the current time.
     fn now(&self) -> Timestamp;
 
-    /// How long a wait of `duration` really lasts on this clock.
+    /// Returns how long a wait of `duration` really lasts on this clock.
     fn scaled(&self, duration: Duration) -> Duration;
 
     /// Wait for `duration`, scaled.
@@ -33,7 +33,7 @@ pub trait Clock: Send + Sync + fmt::Debug {
         self.sleep(duration)
     }
 
-    /// The time at which a wait of `duration` starting now ends.
+    /// Returns the time at which a wait of `duration` starting now ends.
     fn deadline(&self, duration: Duration) -> Timestamp {
         let scaled = SignedDuration::try_from(self.scaled(duration)).unwrap_or(SignedDuration::MAX);
         self.now().saturating_add(scaled).unwrap_or(Timestamp::MAX)
@@ -69,8 +69,8 @@ impl ScaledClock {
     /// The environment variable the sandbox sets to speed up waits.
     pub const ENV: &'static str = "WWCTL_TIME_SCALE";
 
-    /// A clock whose waits last `scale` times as long; `scale` is clamped to
-    /// (0, 1] so a mistake can shorten waits but never lengthen them.
+    /// Creates a clock whose waits last `scale` times as long. `scale` is
+    /// clamped to (0, 1], so a mistake can shorten waits but never lengthen them.
     pub fn new(scale: f64) -> Self {
         let scale = if scale.is_finite() && scale > 0.0 {
             scale.min(1.0)
@@ -104,7 +104,7 @@ impl Clock for ScaledClock {
 }
 
 /// A clock for tests: waits return at once and move its time forward, so a
-/// test sees the waits a run would make without making them.
+/// test can check the waits a run would make without making them.
 #[derive(Debug)]
 pub struct ManualClock {
     now: Mutex<Timestamp>,
@@ -119,7 +119,7 @@ impl ManualClock {
         }
     }
 
-    /// Every wait requested so far, in order.
+    /// Returns every wait requested so far, in order.
     pub fn sleeps(&self) -> Vec<Duration> {
         self.slept.lock().expect("clock lock").clone()
     }
@@ -147,8 +147,8 @@ impl Clock for ManualClock {
     }
 }
 
-/// The clock a command uses: scaled when `WWCTL_TIME_SCALE` is set (the
-/// sandbox sets it), real otherwise.
+/// Returns the clock a command uses: scaled when `WWCTL_TIME_SCALE` is set
+/// (the sandbox sets it), real otherwise.
 pub fn from_env() -> std::sync::Arc<dyn Clock> {
     match std::env::var(ScaledClock::ENV)
         .ok()

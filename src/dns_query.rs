@@ -10,10 +10,10 @@ use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
 use tokio::net::UdpSocket;
 
-/// Largest UDP answer wwctl reads; address answers for one name are small.
+/// Maximum size of a UDP response wwctl reads. Address answers for one name are small.
 const MAX_ANSWER_BYTES: usize = 4096;
 
-/// What a nameserver answered for an A query.
+/// A nameserver's response to an A query.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AddressAnswer {
     pub addresses: Vec<Ipv4Addr>,
@@ -58,7 +58,7 @@ pub async fn query_a(
             .await
             .map_err(|_| {
                 anyhow::anyhow!(
-                    "the nameserver {server} did not answer within {}s",
+                    "the nameserver {server} did not respond within {}s",
                     timeout.as_secs()
                 )
             })?
@@ -80,7 +80,7 @@ pub async fn query_a(
                 authoritative: response.metadata.authoritative,
             });
         }
-        code => anyhow::bail!("{server} answered the query for `{name}` with {code}"),
+        code => anyhow::bail!("{server} responded to the query for `{name}` with {code}"),
     }
 
     let mut addresses = Vec::new();

@@ -53,12 +53,12 @@ impl UserError {
         }
     }
 
-    /// An error in flags, inventory or playbooks.
+    /// Creates an error in flags, inventory or playbooks.
     pub fn usage(message: impl Into<String>) -> Self {
         Self::new(ExitCode::Usage, message)
     }
 
-    /// A safety check that refused to continue.
+    /// Creates the error of a safety check that refused to continue.
     pub fn refused(message: impl Into<String>) -> Self {
         Self::new(ExitCode::Refused, message)
     }
@@ -84,8 +84,8 @@ impl fmt::Display for Hinted {
 }
 
 impl std::error::Error for Hinted {
-    /// The wrapped error itself, so its type stays visible in the chain; the
-    /// printer skips the repeated message.
+    /// Returns the wrapped error itself, so its type stays visible in the
+    /// chain. The printer skips the repeated message.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(self.inner.as_ref())
     }
@@ -112,7 +112,8 @@ pub trait HasExitCode {
     fn exit_code(&self) -> ExitCode;
 }
 
-/// The exit code for an error: the first error in the chain that declares one.
+/// Returns the exit code for an error: that of the first error in the chain
+/// that declares one.
 pub fn exit_code_for(error: &anyhow::Error) -> ExitCode {
     for cause in error.chain() {
         if let Some(user) = cause.downcast_ref::<UserError>() {
@@ -128,8 +129,8 @@ pub fn exit_code_for(error: &anyhow::Error) -> ExitCode {
     ExitCode::Failure
 }
 
-/// The exit code a module's own error type declares. Each typed error that
-/// callers can meet at the top level is listed here.
+/// Returns the exit code a module's own error type declares. Each typed
+/// error that callers can meet at the top level is listed here.
 fn declared_exit_code(cause: &(dyn std::error::Error + 'static)) -> Option<ExitCode> {
     if let Some(error) = cause.downcast_ref::<crate::engine::lock::LockError>() {
         return Some(error.exit_code());

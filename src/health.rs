@@ -9,7 +9,7 @@ use anyhow::Context;
 
 use crate::http;
 
-/// Longest part of a response body kept for messages.
+/// Maximum part of a response body kept for messages.
 const EXCERPT_BYTES: usize = 300;
 
 /// One request to make.
@@ -32,7 +32,7 @@ pub struct SiteResponse {
     pub address: IpAddr,
     pub status: Option<u16>,
     pub passed: bool,
-    /// Why the check failed, when it did.
+    /// The reason the check failed, when it did.
     pub problem: Option<String>,
     pub body_excerpt: String,
     pub millis: u128,
@@ -119,8 +119,8 @@ fn excerpt(body: &str) -> String {
     cut.trim().to_string()
 }
 
-/// A reqwest error with its causes, since its own text omits the TLS or
-/// connection reason.
+/// Formats a reqwest error with its causes, since its own text omits the
+/// TLS or connection reason.
 fn error_chain(error: &reqwest::Error) -> String {
     let mut text = error.to_string();
     let mut source = std::error::Error::source(error);

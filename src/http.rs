@@ -17,9 +17,9 @@ pub fn read_roots(path: &Path) -> anyhow::Result<Vec<reqwest::Certificate>> {
     let pem = std::fs::read(path)
         .with_context(|| format!("cannot read the certificate file `{}`", path.display()))?;
     let roots = reqwest::Certificate::from_pem_bundle(&pem)
-        .with_context(|| format!("`{}` holds no valid PEM certificate", path.display()))?;
+        .with_context(|| format!("`{}` contains no valid PEM certificate", path.display()))?;
     if roots.is_empty() {
-        anyhow::bail!("`{}` holds no certificate", path.display());
+        anyhow::bail!("`{}` contains no certificate", path.display());
     }
     Ok(roots)
 }

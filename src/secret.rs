@@ -17,8 +17,8 @@ impl Secret {
         Self(Zeroizing::new(value.into()))
     }
 
-    /// The secret itself, for the one place that sends it (an HTTP header,
-    /// a remote process's stdin).
+    /// Returns the secret itself, for the one place that sends it (an HTTP
+    /// header, a remote process's stdin).
     pub fn expose(&self) -> &str {
         &self.0
     }

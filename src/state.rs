@@ -1,5 +1,5 @@
 //! The state folder: journals, the run lock, known host keys, owned
-//! resources and logs. It holds no secrets.
+//! resources and logs. It contains no secrets.
 
 use std::path::{Path, PathBuf};
 

@@ -1,4 +1,4 @@
-//! Which droplets a teardown may delete, decided from data alone.
+//! The droplets a teardown may delete, decided from data alone.
 //!
 //! A droplet is selected only when wwctl can prove it owns it as part of the
 //! fleet: by the id recorded when wwctl created or adopted it, or by the
@@ -72,7 +72,7 @@ pub struct Selection {
     pub forced_drains: Vec<(String, Timestamp)>,
 }
 
-/// Why a teardown must not go on, with the way forward.
+/// A reason a teardown must not go on, with the way forward.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     #[error(
@@ -116,7 +116,7 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    /// What to do about it.
+    /// Suggests what to do about it.
     pub fn hint(&self, fleet: &str) -> String {
         match self {
             Refusal::Ambiguous { .. } => "delete the extra droplet by id in the control panel, or record the right id in the inventory (`id:`)".to_string(),
@@ -239,8 +239,8 @@ fn check_tags(listed: &Listed, tag: &str, refusals: &mut Vec<Refusal>) {
     }
 }
 
-/// A droplet the registry records under another name or fleet (the new
-/// server, say) is never deleted here.
+/// Refuses a droplet the registry records under another name or fleet (the
+/// new server, say): it is never deleted here.
 fn check_registry(world: &World<'_>, selected: &Selected, refusals: &mut Vec<Refusal>) {
     for owned in world
         .registry

@@ -1,5 +1,5 @@
-//! What `provision`, `migrate`, `rollback` and `teardown` share: load the
-//! inventory and playbook, then plan (dry run) or apply the steps.
+//! The part `provision`, `migrate`, `rollback` and `teardown` share: load
+//! the inventory and playbook, then plan (dry run) or apply the steps.
 
 use crate::cli::{GlobalArgs, PlanArgs};
 use crate::diagnostic::Diagnostics;
@@ -103,7 +103,7 @@ pub fn invalid(what: &'static str) -> impl Fn(Diagnostics) -> anyhow::Error {
     }
 }
 
-/// The command line as typed, for journals, the lock and hints.
+/// Returns the command line as typed, for journals, the lock and hints.
 fn command_line() -> String {
     let mut words = vec!["wwctl".to_string()];
     words.extend(std::env::args().skip(1));

@@ -1,4 +1,4 @@
-//! What a step sees while it plans or runs.
+//! The view of a run a step gets while it plans or runs.
 
 use std::sync::Arc;
 
@@ -72,19 +72,19 @@ impl StepContext<'_> {
         })
     }
 
-    /// A value this step recorded in an earlier attempt of the same run.
+    /// Returns a value this step recorded in an earlier attempt of the same run.
     pub fn own_output(&self, key: &str) -> Option<serde_json::Value> {
         self.output_of(&self.step.id, key)
     }
 
-    /// A value the first step of kind `kind` in this run recorded.
+    /// Returns a value the first step of kind `kind` in this run recorded.
     pub fn output_of_kind(&self, kind: &str, key: &str) -> Option<serde_json::Value> {
         let journal = self.journal?.snapshot();
         let step = journal.steps.iter().find(|step| step.kind == kind)?;
         step.outputs.get(key).cloned()
     }
 
-    /// A value an earlier step of this run recorded.
+    /// Returns a value an earlier step of this run recorded.
     pub fn output_of(&self, step_id: &str, key: &str) -> Option<serde_json::Value> {
         let journal = self.journal?.snapshot();
         journal.step(step_id)?.outputs.get(key).cloned()

@@ -1,6 +1,6 @@
-//! Ctrl-C and SIGTERM: the first one stops the run at the next step
-//! boundary; a second Ctrl-C exits at once, leaving the current step
-//! marked running so the next run repeats it.
+//! Ctrl-C and SIGTERM. The first one stops the run at the next step
+//! boundary. A second Ctrl-C exits at once and leaves the current step
+//! marked running, so the next run repeats it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,7 +13,7 @@ pub struct Interrupt {
 }
 
 impl Interrupt {
-    /// Whether a stop was requested.
+    /// Checks whether a stop was requested.
     pub fn requested(&self) -> bool {
         self.requested.load(Ordering::SeqCst)
     }

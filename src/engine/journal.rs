@@ -81,7 +81,7 @@ impl Journal {
         self.steps.iter_mut().find(|step| step.id == id)
     }
 
-    /// The first step that is not done, where a resumed run starts.
+    /// Returns the first step that is not done, where a resumed run starts.
     pub fn first_unfinished(&self) -> Option<&StepRecord> {
         self.steps.iter().find(|step| step.state != StepState::Done)
     }
@@ -106,8 +106,8 @@ impl JournalStore {
         read_journal(&self.path_of(run_id))
     }
 
-    /// Every journal, oldest first. A journal that cannot be read is an
-    /// error: silently skipping it could start a second run beside it.
+    /// Lists every journal, oldest first. A journal that cannot be read is an
+    /// error, because skipping it could start a second run beside it.
     pub fn list(&self) -> anyhow::Result<Vec<Journal>> {
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(entries) => entries,
@@ -136,7 +136,7 @@ impl JournalStore {
         Ok(journals)
     }
 
-    /// The newest run with `key` that did not finish.
+    /// Finds the newest run with `key` that did not finish.
     pub fn find_unfinished(&self, key: &str) -> anyhow::Result<Option<Journal>> {
         Ok(self
             .list()?
@@ -145,7 +145,7 @@ impl JournalStore {
             .find(|journal| journal.key == key && !journal.is_finished()))
     }
 
-    /// The newest run with `key`, finished or not.
+    /// Finds the newest run with `key`, finished or not.
     pub fn find_latest(&self, key: &str) -> anyhow::Result<Option<Journal>> {
         Ok(self
             .list()?

@@ -200,7 +200,7 @@ fn remove_if_unchanged(path: &Path, expected: &LockHolder) -> std::io::Result<()
     }
 }
 
-/// The holder named in the lock file, `None` when there is no lock.
+/// Reads the holder named in the lock file, `None` when there is no lock.
 pub fn read_holder(path: &Path) -> Result<Option<LockHolder>, LockError> {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
@@ -220,7 +220,7 @@ pub fn read_holder(path: &Path) -> Result<Option<LockHolder>, LockError> {
         })
 }
 
-/// Whether the lock's holder still runs.
+/// Checks whether the lock's holder still runs.
 pub fn liveness(holder: &LockHolder) -> Liveness {
     if holder.host != hostname() {
         return Liveness::Unknown;
@@ -245,7 +245,8 @@ fn process_exists(pid: u32) -> bool {
     }
 }
 
-/// A killed process stays a zombie until its parent reaps it; it no longer runs.
+/// Checks for a zombie: a killed process stays one until its parent reaps
+/// it, and it no longer runs.
 fn is_zombie(pid: u32) -> bool {
     stat_fields(pid).is_some_and(|fields| fields.first().is_some_and(|state| *state == "Z"))
 }
@@ -255,8 +256,8 @@ fn process_start_ticks(pid: u32) -> Option<u64> {
     stat_fields(pid)?.get(19)?.parse().ok()
 }
 
-/// The fields of `/proc/PID/stat` after the command name, which may itself
-/// hold spaces and parentheses: field 3 (state) comes first.
+/// Reads the fields of `/proc/PID/stat` after the command name, which may
+/// itself contain spaces and parentheses. Field 3 (state) comes first.
 fn stat_fields(pid: u32) -> Option<Vec<String>> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let after_name = &text[text.rfind(')')? + 1..];

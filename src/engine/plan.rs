@@ -47,7 +47,7 @@ pub struct PlanSummary {
     pub changes: usize,
 }
 
-/// What one step would do.
+/// The changes one step would make.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct StepPlan {
     pub changes: Vec<Change>,
@@ -143,7 +143,7 @@ impl Change {
         self
     }
 
-    /// Whether the change counts towards "changes pending".
+    /// Checks whether the change counts towards "changes pending".
     pub fn is_change(&self) -> bool {
         !matches!(self.action, ChangeAction::Check | ChangeAction::NoChange)
     }
@@ -171,7 +171,7 @@ impl Plan {
         self.summary.changes > 0
     }
 
-    /// The plan as text, one block per step.
+    /// Renders the plan as text, one block per step.
     pub fn render_text(&self) -> String {
         let mut out = String::new();
         let mode = if self.offline {

@@ -231,7 +231,7 @@ fn pending_record(step: &Step) -> StepRecord {
     }
 }
 
-/// A run id that sorts by time and fits a DigitalOcean tag:
+/// Makes a run id that sorts by time and fits a DigitalOcean tag:
 /// `20261204t201500z-migrate-1a2b3c`.
 fn new_run_id(playbook: &str, now: Timestamp) -> String {
     let time = now.strftime("%Y%m%dt%H%M%Sz").to_string();

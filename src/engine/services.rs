@@ -20,8 +20,8 @@ pub struct Lazy {
 }
 
 impl Services {
-    /// The DigitalOcean API client, with the token from the environment or
-    /// `--token-file`.
+    /// Returns the DigitalOcean API client, with the token from the
+    /// environment or `--token-file`.
     pub async fn cloud(&self) -> anyhow::Result<Arc<CloudClient>> {
         self.lazy
             .cloud
@@ -37,7 +37,7 @@ impl Services {
             .cloned()
     }
 
-    /// The registry of owned resources.
+    /// Returns the registry of owned resources.
     pub async fn resources(&self) -> anyhow::Result<Arc<ResourceStore>> {
         self.lazy
             .resources
@@ -48,7 +48,7 @@ impl Services {
             .cloned()
     }
 
-    /// SSH connections, checked against the state folder's known_hosts.
+    /// Returns the SSH connections, checked against the state folder's known_hosts.
     pub async fn connections(&self) -> anyhow::Result<Arc<Connections>> {
         self.lazy
             .connections

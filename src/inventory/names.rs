@@ -1,6 +1,6 @@
 //! Rules for names that DigitalOcean or DNS constrain.
 
-/// Longest droplet name DigitalOcean accepts.
+/// Maximum length of a droplet name DigitalOcean accepts.
 const MAX_DROPLET_NAME: usize = 255;
 /// Longest DNS label.
 const MAX_LABEL: usize = 63;

@@ -18,8 +18,8 @@ pub struct Progress {
 const MESSAGE_INTERVAL: Duration = Duration::from_millis(500);
 
 impl Progress {
-    /// A spinner when stderr is a terminal, plain lines when it is not, and
-    /// nothing at all when `quiet`.
+    /// Creates a spinner when stderr is a terminal, plain lines when it is
+    /// not, and nothing at all when `quiet`.
     pub fn new(quiet: bool) -> Self {
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::new_spinner();
@@ -58,8 +58,8 @@ impl Progress {
         }
     }
 
-    /// A note about the current step, such as bytes copied so far. On a
-    /// terminal it replaces the spinner's message; otherwise it is a line.
+    /// Shows a note about the current step, such as bytes copied so far. On
+    /// a terminal it replaces the spinner's message, otherwise it is a line.
     pub fn message(&self, text: &str) {
         match &self.bar {
             Some(bar) => bar.set_message(text.to_string()),

@@ -1,8 +1,8 @@
 //! Playbooks: the ordered steps of a command, with parameters.
 //!
 //! A playbook names step kinds and the inventory targets they act on. It is
-//! checked in two passes: `load` checks its shape and every reference that
-//! does not depend on parameters; `Playbook::resolve` substitutes the
+//! checked in two passes. `load` checks its shape and every reference that
+//! does not depend on parameters. `Playbook::resolve` then substitutes the
 //! command's parameters and turns each step into a concrete `Step`.
 
 mod params;
@@ -57,7 +57,7 @@ pub struct StepSpec {
     pub key_path: String,
 }
 
-/// Which droplets a step acts on; `fleet` and `env` may hold `${param}`.
+/// The droplets a step acts on. `fleet` and `env` may contain `${param}`.
 #[derive(Clone, Debug)]
 pub struct TargetSpec {
     pub fleet: String,

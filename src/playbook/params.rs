@@ -11,7 +11,7 @@ use crate::yaml::{KeyedMap, source_ref};
 use super::ParamSpec;
 use super::raw::{RawParam, RawStep};
 
-/// What a parameter's value must name.
+/// The kind of name a parameter's value must be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ParamType {
     /// A fleet in the inventory (aliases are resolved to the fleet's name).
@@ -126,7 +126,7 @@ fn collect_strings(value: &serde_json::Value, out: &mut Vec<String>) {
     }
 }
 
-/// The parameter names referenced as `${name}` in `text`.
+/// Finds the parameter names referenced as `${name}` in `text`.
 fn references(text: &str) -> Vec<String> {
     let mut found = Vec::new();
     let mut rest = text;

@@ -199,7 +199,7 @@ impl Playbook {
         Ok(checked)
     }
 
-    /// The steps with `params` substituted and targets resolved.
+    /// Resolves the steps: `params` substituted, targets resolved.
     pub fn resolve(&self, inventory: &Inventory, params: &Params) -> Result<Vec<Step>, UserError> {
         self.steps
             .iter()

@@ -30,8 +30,8 @@ pub struct Needed {
     pub names: Vec<String>,
 }
 
-/// The certificates a proxy in environment `env` serves: each site's name
-/// for the environment, and in production its aliases too.
+/// Lists the certificates a proxy in environment `env` serves: each site's
+/// name for the environment, and in production its aliases too.
 pub fn needed(inventory: &Inventory, env: &str) -> Vec<Needed> {
     let mut certificates = Vec::new();
     for site in inventory.sites.values() {
@@ -62,7 +62,7 @@ pub fn key_path(inventory: &Inventory, domain: &str) -> String {
     format!("{}/{domain}.key", inventory.tls.dir)
 }
 
-/// What a certificate says about itself.
+/// The expiry and names a certificate carries.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CertificateInfo {
     pub not_after: Timestamp,
@@ -89,7 +89,7 @@ pub fn inspect(pem: &[u8]) -> anyhow::Result<CertificateInfo> {
     Ok(CertificateInfo { not_after, names })
 }
 
-/// A note on a certificate's expiry for the plan, or an error when it expired.
+/// Writes a note on a certificate's expiry for the plan, or fails when it expired.
 fn expiry_note(domain: &str, info: &CertificateInfo, now: Timestamp) -> anyhow::Result<String> {
     let days = (info.not_after.as_second() - now.as_second()) / 86_400;
     let date = info.not_after.strftime("%Y-%m-%d");
@@ -106,7 +106,7 @@ fn expiry_note(domain: &str, info: &CertificateInfo, now: Timestamp) -> anyhow::
     Ok(format!("{domain}: valid until {date} ({days} days)"))
 }
 
-/// The server certificates come from: the entry droplet of the same
+/// Returns the server the certificates come from: the entry droplet of the same
 /// environment in the source fleet.
 fn source_of(
     ctx: &StepContext<'_>,
@@ -313,13 +313,13 @@ async fn copy_one(
     Ok(())
 }
 
-/// The certificate at `path` on `host`, or `None` when absent.
+/// Reads the certificate at `path` on `host`, or `None` when absent.
 pub async fn read_certificate(host: &Host, path: &str) -> anyhow::Result<Option<Vec<u8>>> {
     let output = host.run_unchecked(&Cmd::new(&["cat", "--", path])).await?;
     Ok(output.success().then_some(output.stdout))
 }
 
-/// The private key at `path` on `host`, kept in wiped memory.
+/// Reads the private key at `path` on `host` into memory that is wiped on drop.
 async fn read_key(host: &Host, path: &str) -> anyhow::Result<Zeroizing<Vec<u8>>> {
     let output = host.run_unchecked(&Cmd::new(&["cat", "--", path])).await?;
     if !output.success() {

@@ -46,8 +46,8 @@ pub async fn facts(ctx: &StepContext<'_>, fleet: &str) -> anyhow::Result<Facts> 
     Ok(facts)
 }
 
-/// Whether every droplet whose address droplet `name`'s configuration may
-/// mention (those of its fleet and environment) has one recorded.
+/// Checks whether every droplet whose address droplet `name`'s configuration
+/// may mention (those of its fleet and environment) has one recorded.
 pub async fn peer_addresses_known(ctx: &StepContext<'_>, name: &str) -> anyhow::Result<bool> {
     let droplet = ctx.droplet(name)?;
     let resources = ctx.services.resources().await?.snapshot();
@@ -59,8 +59,8 @@ pub async fn peer_addresses_known(ctx: &StepContext<'_>, name: &str) -> anyhow::
     }))
 }
 
-/// The rendered files of droplet `name` whose paths start with `prefix`,
-/// with placeholder secrets (for files that hold none).
+/// Renders the files of droplet `name` whose paths start with `prefix`, with
+/// placeholder secrets (for files that contain none).
 pub fn files_under(
     ctx: &StepContext<'_>,
     name: &str,
@@ -91,8 +91,8 @@ pub fn to_spec(file: &RenderedFile) -> FileSpec {
     FileSpec::new(&file.path, contents, file.mode).owned_by(&file.owner, &file.group)
 }
 
-/// A check that bind-mounts the candidate copy of `root` over `root` and
-/// runs `check` there; the live configuration is not touched.
+/// Builds a check that bind-mounts the candidate copy of `root` over `root`
+/// and runs `check` there. The live configuration is not touched.
 pub fn check_in_place(root: &str, check: &[&str]) -> Validation {
     let mut argv: Vec<String> = [
         "unshare",
@@ -140,7 +140,7 @@ pub async fn ensure_directories(host: &Host, directories: &[Directory]) -> anyho
 }
 
 /// Plan changes for `files` on `host`: one change per file that differs,
-/// with a unified diff unless the file holds a secret.
+/// with a unified diff unless the file contains a secret.
 pub async fn plan_files(
     host: &Host,
     target: &str,

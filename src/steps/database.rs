@@ -1,6 +1,6 @@
 //! `database.configure` and `database.seed`: the MySQL or MariaDB server,
 //! its database and the apps' users, and generated test data where the
-//! inventory asks for it (the sandbox only).
+//! inventory sets a seed (the sandbox only).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -33,8 +33,8 @@ const CHECK_OPTIONS_SCRIPT: &str = "if command -v mariadbd >/dev/null 2>&1; then
 /// How long the server may take to accept connections after a restart.
 const SERVER_READY_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The systemd unit of the database server: `mariadb` where MariaDB is
-/// installed, `mysql` otherwise.
+/// Returns the systemd unit of the database server: `mariadb` where MariaDB
+/// is installed, `mysql` otherwise.
 async fn service_name(host: &Host) -> anyhow::Result<&'static str> {
     let found = host
         .run_unchecked(&Cmd::new(&["sh", "-c", "command -v mariadbd"]))
@@ -42,7 +42,8 @@ async fn service_name(host: &Host) -> anyhow::Result<&'static str> {
     Ok(if found.success() { "mariadb" } else { "mysql" })
 }
 
-/// A SQL endpoint on `host`, waiting until the server accepts connections.
+/// Connects a SQL endpoint on `host`, waiting until the server accepts
+/// connections.
 pub async fn endpoint(
     ctx: &StepContext<'_>,
     host: Arc<Host>,
@@ -186,7 +187,7 @@ async fn configure_one(ctx: &StepContext<'_>, name: &str) -> anyhow::Result<()> 
     .await?;
 
     // Passwords are stored on the server before any user gets one, so a
-    // run that dies in between still knows them.
+    // run that dies in between can still read them.
     let mut passwords: IndexMap<String, Secret> = db_secrets::load(&host).await?;
     for user in database.users.keys() {
         if !passwords.contains_key(user) {
@@ -231,8 +232,8 @@ pub fn plan_seed_offline(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
     Ok(StepPlan::with_changes(changes))
 }
 
-/// The number of shows in the target's database, or `None` when the table
-/// does not exist.
+/// Counts the shows in the target's database, or returns `None` when the
+/// table does not exist.
 async fn show_count(client: &dyn SqlRunner, database: &str) -> anyhow::Result<Option<u64>> {
     let exists = client
         .scalar(&format!(

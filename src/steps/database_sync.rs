@@ -28,7 +28,7 @@ use super::database::endpoint;
 const FREEZE_TIMEOUT: Duration = Duration::from_secs(120);
 const FREEZE_POLL: Duration = Duration::from_millis(200);
 
-/// The database server of the same environment in the source fleet.
+/// Returns the database server of the same environment in the source fleet.
 fn source_of<'a>(
     ctx: &'a StepContext<'_>,
     params: &FromFleet,

@@ -26,7 +26,7 @@ struct StoredRef<'a> {
     passwords: IndexMap<&'a str, &'a str>,
 }
 
-/// The stored passwords on `host`, or an empty map when there are none yet.
+/// Reads the stored passwords on `host`, or an empty map when there are none yet.
 pub async fn load(host: &Host) -> anyhow::Result<IndexMap<String, Secret>> {
     let output = host.run_unchecked(&Cmd::new(&["cat", "--", PATH])).await?;
     if !output.success() {

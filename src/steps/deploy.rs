@@ -69,7 +69,7 @@ fn release_dir(app: &App, commit: &str) -> String {
     format!("{}/{commit}", releases_dir(app))
 }
 
-/// The commit a branch or tag of `repo` points at, resolved on `host`.
+/// Resolves the commit a branch or tag of `repo` points at, on `host`.
 async fn resolve_commit(host: &Host, repo: &str, git_ref: &str) -> anyhow::Result<String> {
     let output = host
         .run(
@@ -105,7 +105,7 @@ async fn resolve_commit(host: &Host, repo: &str, git_ref: &str) -> anyhow::Resul
     Ok(commit)
 }
 
-/// The commit the app's symlink points at now, if any.
+/// Returns the commit the app's symlink points at now, if any.
 async fn current_commit(host: &Host, app: &App) -> anyhow::Result<Option<String>> {
     let output = host
         .run_unchecked(&Cmd::new(&["readlink", "--", &app.path]))
@@ -127,7 +127,7 @@ async fn release_complete(host: &Host, release: &str) -> anyhow::Result<bool> {
         .success())
 }
 
-/// The apps that run on `droplet` (an app server runs them all).
+/// Returns the apps that run on `droplet` (an app server runs them all).
 fn apps_on<'a>(ctx: &'a StepContext<'_>, droplet: &Droplet) -> Vec<&'a App> {
     if droplet.has_role(Role::App) {
         ctx.inventory().apps.values().collect()
@@ -144,7 +144,7 @@ fn git_ref(ctx: &StepContext<'_>, droplet: &Droplet) -> anyhow::Result<String> {
         .ok_or_else(|| anyhow::anyhow!("environment `{}` is not in the inventory", droplet.env))
 }
 
-/// The database passwords the apps on `droplet` need, read from the
+/// Reads the database passwords the apps on `droplet` need from the
 /// environment's database server.
 async fn database_passwords(ctx: &StepContext<'_>, droplet: &Droplet) -> anyhow::Result<Secrets> {
     let database = ctx
@@ -177,8 +177,8 @@ async fn database_passwords(ctx: &StepContext<'_>, droplet: &Droplet) -> anyhow:
     Ok(secrets)
 }
 
-/// The files of `app` for `release`: its settings rebased from the app path
-/// into the release folder, and its systemd unit.
+/// Picks the files of `app` for `release`: its settings rebased from the
+/// app path into the release folder, and its systemd unit.
 fn app_files(files: &[RenderedFile], app: &App, release: &str) -> (Vec<FileSpec>, Vec<FileSpec>) {
     let prefix = format!("{}/", app.path);
     let unit_path = format!("/etc/systemd/system/{}.service", app.service);
@@ -379,8 +379,8 @@ async fn deploy_app(
     Ok(commit)
 }
 
-/// Restart the app's service and wait until its socket answers the health
-/// request with 200.
+/// Restart the app's service and wait until its socket returns 200 for the
+/// health request.
 async fn start_and_probe(host: &Host, app: &App) -> Result<(), RemoteError> {
     services::apply(host, &app.service, ServiceAction::Restart).await?;
     let url = format!("http://localhost{}", app.health_path);

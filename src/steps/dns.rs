@@ -59,7 +59,7 @@ impl Managed<'_> {
     }
 }
 
-/// The records that follow the step's target droplets.
+/// Lists the records that follow the step's target droplets.
 pub fn managed<'a>(ctx: &'a StepContext<'_>) -> anyhow::Result<Vec<Managed<'a>>> {
     let inventory = ctx.inventory();
     let mut found = Vec::new();
@@ -87,7 +87,7 @@ pub fn managed<'a>(ctx: &'a StepContext<'_>) -> anyhow::Result<Vec<Managed<'a>>>
     Ok(found)
 }
 
-/// The record of `managed`'s type and name as the API has it now.
+/// Reads the record of `managed`'s type and name as the API has it now.
 async fn current(
     cloud: &CloudClient,
     managed: &Managed<'_>,
@@ -210,7 +210,7 @@ pub async fn apply_lower(ctx: &StepContext<'_>) -> anyhow::Result<()> {
         }
 
         // Journal the old TTL before lowering it, so a resumed run still
-        // knows how long resolvers may cache the old answer.
+        // can tell how long resolvers may cache the old answer.
         if ctx.own_output(&lowered_key(&managed)).is_none() {
             ctx.record_output(
                 &lowered_key(&managed),
@@ -400,7 +400,7 @@ pub fn plan_verify_offline(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
     ]))
 }
 
-/// The nameservers to ask: `--dns-server`, or the zone's NS records.
+/// Returns the nameservers to query: `--dns-server`, or the zone's NS records.
 async fn nameservers(
     ctx: &StepContext<'_>,
     cloud: &CloudClient,

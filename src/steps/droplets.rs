@@ -1,8 +1,8 @@
 //! `droplets.create` and `droplets.wait_ready`.
 //!
-//! A droplet is created once per run: it carries the run's tag, its id is
-//! recorded in the resource registry and the journal the moment the API
-//! accepts it, and a resumed run adopts it by id or tag instead of posting
+//! A droplet is created once per run. It carries the run's tag, and its id
+//! is recorded in the resource registry and the journal the moment the API
+//! accepts it, so a resumed run adopts it by id or tag instead of posting
 //! again. wwctl generates the server's host key in memory and passes it in
 //! the user data, so the first SSH connection is already verified.
 
@@ -23,7 +23,7 @@ use super::user_data;
 /// Tag on every droplet wwctl creates.
 pub const OWNER_TAG: &str = "wwctl";
 
-/// The tags wwctl puts on a droplet it creates, besides the run tag.
+/// Lists the tags wwctl puts on a droplet it creates, besides the run tag.
 pub fn ownership_tags(droplet: &Droplet) -> Vec<String> {
     let mut tags = vec![
         OWNER_TAG.to_string(),
@@ -38,7 +38,7 @@ pub fn fleet_tag(fleet: &str) -> String {
     format!("wwctl-fleet:{fleet}")
 }
 
-/// The tag that ties a droplet to the run that created it.
+/// Builds the tag that ties a droplet to the run that created it.
 pub fn run_tag(run_id: &str) -> String {
     format!("wwctl-run:{run_id}")
 }
@@ -213,7 +213,7 @@ async fn create_one(
     let public_key = match &key_pair {
         Some(pair) => {
             // Journal the public half before the POST, so an attempt that
-            // dies after the API accepted the create still knows the key.
+            // dies after the API accepted the create can still read the key.
             let line = host_keys::public_line(&pair.public);
             ctx.record_output(&host_key_field, serde_json::json!(line))?;
             line

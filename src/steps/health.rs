@@ -1,4 +1,4 @@
-//! `sites.health`: every site answers over HTTPS on the server that is
+//! `sites.health`: every site responds over HTTPS on the server that is
 //! about to receive its traffic, with content that proves the app reads the
 //! database. A failure refuses to go on (exit 8) and shows the app's log.
 
@@ -15,7 +15,7 @@ use crate::remote::Cmd;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 const LOG_TAIL_LINES: &str = "15";
 
-/// The site checks for entry droplet `name`: every site of its environment.
+/// Builds the site checks for entry droplet `name`: every site of its environment.
 pub async fn requests_for(ctx: &StepContext<'_>, name: &str) -> anyhow::Result<Vec<SiteRequest>> {
     let droplet = ctx.droplet(name)?;
     let address: IpAddr = match ctx.address_of(name).await? {
@@ -87,8 +87,8 @@ pub async fn gate(ctx: &StepContext<'_>, name: &str) -> anyhow::Result<Vec<SiteR
     .into())
 }
 
-/// The end of the error log of `site`'s app, read from the first app
-/// server of the entry droplet's environment.
+/// Reads the end of the error log of `site`'s app from the first app server
+/// of the entry droplet's environment.
 async fn app_log_tail(ctx: &StepContext<'_>, entry: &str, site: &str) -> Option<String> {
     let droplet = ctx.droplet(entry).ok()?;
     let app = ctx.inventory().sites.get(site)?.app.clone();

@@ -14,7 +14,7 @@ use crate::engine::plan::{Change, StepPlan};
 pub struct LocalRun {
     /// The program and its arguments; no shell is involved.
     pub argv: Vec<String>,
-    /// Longest time the command may take, such as `30s` [default: 10m].
+    /// Maximum time the command may take, such as `30s` [default: 10m].
     pub timeout: Option<String>,
 }
 

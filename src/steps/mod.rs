@@ -110,7 +110,7 @@ impl Action {
         Ok(action)
     }
 
-    /// What the step would do, from the inventory alone.
+    /// Plans what the step would do from the inventory alone.
     pub fn plan_offline(&self, ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
         match self {
             Action::LocalRun(params) => Ok(local::plan(params)),
@@ -135,7 +135,7 @@ impl Action {
         }
     }
 
-    /// What the step would do, from a read-only look at the world.
+    /// Plans what the step would do from a read-only look at the world.
     pub async fn plan(&self, ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
         match self {
             Action::LocalRun(params) => Ok(local::plan(params)),

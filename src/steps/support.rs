@@ -14,14 +14,14 @@ use crate::remote::{Host, Target};
 pub const PARALLEL_HOSTS: usize = 8;
 
 impl StepContext<'_> {
-    /// The inventory droplet `name`; steps only name droplets the playbook resolved.
+    /// Returns the inventory droplet `name`. Steps only name droplets the playbook resolved.
     pub fn droplet(&self, name: &str) -> anyhow::Result<&Droplet> {
         self.inventory()
             .find_droplet(name)
             .ok_or_else(|| anyhow::anyhow!("droplet `{name}` is not in the inventory"))
     }
 
-    /// The public address recorded for droplet `name`, if any.
+    /// Returns the public address recorded for droplet `name`, if any.
     pub async fn address_of(&self, name: &str) -> anyhow::Result<Option<String>> {
         let resources = self.services.resources().await?;
         Ok(resources
@@ -30,7 +30,7 @@ impl StepContext<'_> {
             .and_then(|droplet| droplet.address.clone()))
     }
 
-    /// Where to log in to droplet `name`.
+    /// Returns where to log in to droplet `name`.
     pub async fn target_of(&self, name: &str) -> anyhow::Result<Target> {
         let droplet = self.droplet(name)?;
         let Some(address) = self.address_of(name).await? else {
@@ -47,7 +47,7 @@ impl StepContext<'_> {
         })
     }
 
-    /// The SSH connection to droplet `name`, opened on first use.
+    /// Returns the SSH connection to droplet `name`, opened on first use.
     pub async fn host(&self, name: &str) -> anyhow::Result<Arc<Host>> {
         let target = self.target_of(name).await?;
         let connections = self.services.connections().await?;

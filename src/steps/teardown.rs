@@ -3,7 +3,7 @@
 //! owns, only after its traffic has drained.
 //!
 //! The check step decides what to delete (`crate::teardown::select`) and
-//! asks for confirmation; the later steps act on exactly the droplet ids it
+//! prompts for confirmation; the later steps act on exactly the droplet ids it
 //! journaled, so a resumed teardown deletes nothing it did not confirm.
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -24,7 +24,7 @@ use crate::teardown::{Listed, RecordView, Refusal, Selected, Selection, World, f
 
 const SELECTION_KEY: &str = "selection";
 
-/// The fleet a teardown's targets belong to.
+/// Returns the fleet a teardown's targets belong to.
 fn fleet_of(ctx: &StepContext<'_>) -> anyhow::Result<String> {
     let first = ctx
         .step
@@ -34,7 +34,7 @@ fn fleet_of(ctx: &StepContext<'_>) -> anyhow::Result<String> {
     Ok(ctx.droplet(first)?.fleet.clone())
 }
 
-/// Whether a migration away from `fleet` finished with its health check done.
+/// Checks whether a migration away from `fleet` finished with its health check done.
 fn migrated_away(ctx: &StepContext<'_>, fleet: &str) -> anyhow::Result<bool> {
     let journals = JournalStore::new(ctx.services.state.runs_dir()).list()?;
     Ok(journals.iter().any(|journal| {
@@ -248,7 +248,7 @@ fn confirm(ctx: &StepContext<'_>, fleet: &str, selection: &Selection) -> anyhow:
     })
 }
 
-/// The droplets the check step selected and the user confirmed.
+/// Returns the droplets the check step selected and the user confirmed.
 fn confirmed(ctx: &StepContext<'_>) -> anyhow::Result<Vec<Selected>> {
     let value = ctx
         .output_of_kind("teardown.check", SELECTION_KEY)

@@ -6,7 +6,7 @@ use crate::remote::host_keys::{self, HostKeyPair};
 use crate::render::{self, CloudInitKeys, HostKey};
 use crate::secret::Secret;
 
-/// Render the user data for `droplet` with its host key. The result holds
+/// Render the user data for `droplet` with its host key. The result contains
 /// the private host key, so it is a secret.
 pub fn render(
     inventory: &Inventory,

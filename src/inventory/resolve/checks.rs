@@ -66,9 +66,9 @@ fn check_fleet_names(ctx: &mut Ctx<'_>, root: &Layers<'_, RawInventory>, invento
     }
 }
 
-/// A site domain inside a managed zone needs an address record that points
-/// at the environment serving it, or the site would be unreachable after a
-/// move.
+/// Checks that a site domain inside a managed zone has an address record
+/// that points at the environment serving it, or the site would be
+/// unreachable after a move.
 fn check_site_records(ctx: &mut Ctx<'_>, inventory: &Inventory) {
     for site in inventory.sites.values() {
         for (env, domain) in &site.domains {

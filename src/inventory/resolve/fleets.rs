@@ -267,8 +267,9 @@ fn resolve_tags(ctx: &mut Ctx<'_>, layers: &Layers<'_, RawDroplet>) -> Vec<Strin
     tags
 }
 
-/// Each environment in a fleet needs exactly one proxy (the address its DNS
-/// records point at), at least one app server and exactly one database.
+/// Checks that each environment in a fleet has exactly one proxy (the
+/// address its DNS records point at), at least one app server and exactly
+/// one database.
 fn check_roles_per_environment(ctx: &mut Ctx<'_>, layers: &Layers<'_, RawFleet>, fleet: &Fleet) {
     let mut envs: Vec<&str> = fleet
         .droplets

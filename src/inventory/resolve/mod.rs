@@ -140,7 +140,7 @@ impl Ctx<'_> {
         false
     }
 
-    /// A duration such as `5s`, `10m` or `1h 30m`, or `default` when absent.
+    /// Reads a duration such as `5s`, `10m` or `1h 30m`, or `default` when absent.
     pub fn duration_or<'a, T>(
         &mut self,
         layers: &Layers<'a, T>,
@@ -165,7 +165,7 @@ impl Ctx<'_> {
         }
     }
 
-    /// A TTL in seconds, which DigitalOcean requires to be at least 30.
+    /// Checks a TTL in seconds, which DigitalOcean requires to be at least 30.
     pub fn ttl(&mut self, found: &Found<'_, i64>) -> Option<u32> {
         let value = *found.value;
         if value < MIN_TTL {

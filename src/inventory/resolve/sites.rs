@@ -341,7 +341,7 @@ fn resolve_cache(ctx: &mut Ctx<'_>, layers: &Layers<'_, RawCache>) -> Cache {
     }
 }
 
-/// An NGINX time value with one unit, such as `10m`.
+/// Checks an NGINX time value with one unit, such as `10m`.
 fn is_nginx_time(text: &str) -> bool {
     let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
     let unit = &text[digits.len()..];
@@ -350,7 +350,7 @@ fn is_nginx_time(text: &str) -> bool {
         && matches!(unit, "" | "ms" | "s" | "m" | "h" | "d" | "w" | "M" | "y")
 }
 
-/// An NGINX size value, such as `10m` or `1g`.
+/// Checks an NGINX size value, such as `10m` or `1g`.
 fn is_nginx_size(text: &str) -> bool {
     let digits = text.trim_end_matches(['k', 'K', 'm', 'M', 'g', 'G']);
     !digits.is_empty()

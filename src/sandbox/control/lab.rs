@@ -14,12 +14,12 @@ use crate::secret::Secret;
 
 use super::http;
 
-/// The lab folder of a sandbox folder.
+/// Returns the lab folder of a sandbox folder.
 pub fn lab_dir(dir: &SandboxDir) -> PathBuf {
     dir.path.join("lab")
 }
 
-/// Whether this sandbox folder has a lab (made by `up` without `--api-only`).
+/// Checks whether this sandbox folder has a lab (made by `up` without `--api-only`).
 pub fn has_lab(dir: &SandboxDir) -> bool {
     lab_dir(dir).join("keys").exists()
 }
@@ -67,7 +67,7 @@ pub fn register_controller_key(
     }
 }
 
-/// The variables `sandbox env` adds for a lab: the SSH key and the CA.
+/// Lists the variables `sandbox env` adds for a lab: the SSH key and the CA.
 pub fn env_variables(dir: &SandboxDir) -> anyhow::Result<Vec<(&'static str, String)>> {
     if !has_lab(dir) {
         return Ok(Vec::new());
@@ -86,7 +86,7 @@ pub fn env_variables(dir: &SandboxDir) -> anyhow::Result<Vec<(&'static str, Stri
     ])
 }
 
-/// The lab's status for `sandbox status`, when there is a lab.
+/// Returns the lab's status for `sandbox status`, when there is a lab.
 pub fn status_json(dir: &SandboxDir) -> Option<serde_json::Value> {
     if !has_lab(dir) {
         return None;
@@ -120,7 +120,7 @@ fn require_root() -> anyhow::Result<()> {
     )
 }
 
-/// The lab that signs sandbox certificates, found through the sandbox
+/// Opens the lab that signs sandbox certificates, found through the sandbox
 /// folder (`WWCTL_SANDBOX_DIR`, as `sandbox env` exports it).
 pub fn lab_for_signing(sandbox_dir: &Path) -> anyhow::Result<Lab> {
     let path = sandbox_dir.join("lab");
