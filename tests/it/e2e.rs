@@ -32,8 +32,8 @@ async fn address_of(project: &Project, name: &str) -> Ipv4Addr {
         .unwrap()
 }
 
-/// Every production site answers through DNS from `expected`, reading the
-/// database.
+/// Checks that every production site responds through DNS from `expected`,
+/// reading the database.
 fn assert_sites_served_by(project: &Project, subdomain: &str, expected: Ipv4Addr) {
     for (site, path) in PROD_SITES {
         let domain = if subdomain.is_empty() {
@@ -106,7 +106,7 @@ fn kill_during_step(project: &Project, args: &[&str], step: &str) {
     child.wait().unwrap();
 }
 
-/// The state of `step` in the most recently updated journal that has it,
+/// Reads the state of `step` in the most recently updated journal that has it,
 /// read without wwctl. A resumed run keeps its older journal file, so the
 /// newest file is not always the run in progress.
 fn newest_step_state(runs: &std::path::Path, step: &str) -> Option<String> {
@@ -368,7 +368,7 @@ async fn whole_move_in_the_sandbox() {
     );
 }
 
-/// The A records of the project's zone, as (name, data) pairs.
+/// Lists the A records of the project's zone, as (name, data) pairs.
 async fn address_records(project: &Project) -> Vec<(String, String)> {
     let reply = project
         .api

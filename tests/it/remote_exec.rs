@@ -19,7 +19,7 @@ struct Client {
     target: Target,
 }
 
-/// A client whose known_hosts pins `pinned` for the test server.
+/// Builds a client whose known_hosts pins `pinned` for the test server.
 fn client(server: &TestSshd, pinned: &ssh_key::PublicKey) -> Client {
     let state = tempfile::tempdir().unwrap();
     let settings = SshSettings::prepare(
@@ -99,7 +99,7 @@ fn host_keys_fingerprint(key: &ssh_key::PublicKey) -> String {
 }
 
 #[tokio::test]
-async fn unknown_host_key_is_never_trusted_on_first_use() {
+async fn unknown_host_key_is_rejected() {
     if !sshd::available() {
         return;
     }

@@ -46,7 +46,7 @@ struct Case {
 }
 
 impl Case {
-    /// A fleet of one owned droplet `app-old` (id 111), migrated, out of DNS.
+    /// Builds a fleet of one owned droplet `app-old` (id 111), migrated, out of DNS.
     fn healthy() -> Self {
         let mut registry = Resources::default();
         registry

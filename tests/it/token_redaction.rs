@@ -9,7 +9,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::wwctl;
 
-/// Every file under `dir`, as text.
+/// Reads every file under `dir` as text.
 fn all_text_under(dir: &Path) -> Vec<(String, String)> {
     let mut found = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -29,8 +29,8 @@ fn all_text_under(dir: &Path) -> Vec<(String, String)> {
     found
 }
 
-/// A fake API that rejects the token and fails listings with a 500 that
-/// echoes the token back, as a careless proxy might.
+/// Starts a fake API that rejects the token and fails listings with a 500
+/// that echoes the token back, as a careless proxy might.
 async fn failing_api(token: &str) -> MockServer {
     let server = MockServer::start().await;
     let echo = serde_json::json!({"id": "server_error", "message": format!("upstream said: Bearer {token}")});

@@ -13,12 +13,12 @@ pub mod sshd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The repository root.
+/// Returns the repository root.
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A `wwctl` command with a clean environment: no WWCTL_* or token
+/// Builds a `wwctl` command with a clean environment: no WWCTL_* or token
 /// variables from the caller leak into the test.
 pub fn wwctl() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_wwctl"));

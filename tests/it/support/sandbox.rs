@@ -1,6 +1,6 @@
-//! End-to-end projects on the test sandbox with lab hosts: each test gets
+//! End-to-end projects on the test sandbox with lab hosts. Each test gets
 //! its own account, state folder and copy of the inventory, with the zone
-//! renamed so tests never share DNS names, and runs the real wwctl binary
+//! renamed so tests never share DNS names. It runs the real wwctl binary
 //! against the emulator through Prism.
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -80,7 +80,7 @@ pub struct Project {
 }
 
 impl Project {
-    /// A new project whose account has the lab's controller key as
+    /// Creates a project whose account has the lab's controller key as
     /// `wwdtm-ops`, like the sandbox's own account.
     pub async fn new(sandbox: LabSandbox, label: &str) -> Self {
         let token = new_token(label);
@@ -157,7 +157,7 @@ impl Project {
         output
     }
 
-    /// A name in the project's zone: `fqdn("stats")` is `stats.<zone>`.
+    /// Builds a name in the project's zone: `fqdn("stats")` is `stats.<zone>`.
     pub fn fqdn(&self, label: &str) -> String {
         if label == "@" {
             self.zone.clone()
@@ -166,7 +166,7 @@ impl Project {
         }
     }
 
-    /// Every droplet of the account, through Prism.
+    /// Lists every droplet of the account, through Prism.
     pub async fn droplets(&self) -> Vec<Value> {
         let reply = self.api.get("/v2/droplets?per_page=200").await.expect(200);
         reply.body["droplets"]
@@ -186,7 +186,7 @@ impl Project {
         names
     }
 
-    /// The address the sandbox's DNS server answers for `name`.
+    /// Resolves `name` with the sandbox's DNS server.
     pub fn resolve(&self, name: &str) -> Vec<Ipv4Addr> {
         let answer = crate::support::dns::query_udp(
             self.sandbox.dns,
@@ -242,7 +242,7 @@ impl Project {
         command.output().unwrap()
     }
 
-    /// The journals of this project's runs, oldest first.
+    /// Reads the journals of this project's runs, oldest first.
     pub fn journals(&self) -> Vec<Value> {
         let output = self.run_expect(&["status", "--output", "json"], 0);
         let status: Value = serde_json::from_slice(&output.stdout).unwrap();

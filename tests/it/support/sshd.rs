@@ -17,8 +17,8 @@ pub struct TestSshd {
     child: Child,
 }
 
-/// Whether this process can run sshd; tests that need it skip otherwise,
-/// unless WWCTL_REQUIRE_SANDBOX=1 makes the absence a failure.
+/// Checks whether this process can run sshd. Tests that need it skip
+/// otherwise, unless WWCTL_REQUIRE_SANDBOX=1 makes the absence a failure.
 pub fn available() -> bool {
     let root = nix::unistd::geteuid().is_root();
     let sshd = Path::new("/usr/sbin/sshd").exists();
