@@ -25,11 +25,11 @@ use super::configure::{self, check_in_place, files_under, to_spec};
 use super::db_secrets;
 use super::support::on_each_target;
 
-const MYSQL_ROOT: &str = "/etc/mysql";
+pub(super) const MYSQL_ROOT: &str = "/etc/mysql";
 /// Checks the server's option files: MariaDB has no `--validate-config`,
 /// and `mariadbd --help --verbose` reads every option file and fails on an
 /// unknown option or invalid value; MySQL 8 has `mysqld --validate-config`.
-const CHECK_OPTIONS_SCRIPT: &str = "if command -v mariadbd >/dev/null 2>&1; then exec mariadbd --help --verbose >/dev/null; else exec mysqld --validate-config; fi";
+pub(super) const CHECK_OPTIONS_SCRIPT: &str = "if command -v mariadbd >/dev/null 2>&1; then exec mariadbd --help --verbose >/dev/null; else exec mysqld --validate-config; fi";
 /// How long the server may take to accept connections after a restart.
 const SERVER_READY_TIMEOUT: Duration = Duration::from_secs(60);
 

@@ -61,7 +61,7 @@ const PRUNE_SCRIPT: &str = r#"set -e
 dir=$1 keep=$2 current=$3
 ls -1dt -- "$dir"/*/ 2>/dev/null | sed 's#/$##' | grep -vxF -- "$current" | tail -n +"$((keep + 1))" | while read -r old; do rm -rf -- "$old"; done"#;
 
-fn releases_dir(app: &App) -> String {
+pub(super) fn releases_dir(app: &App) -> String {
     format!("{}-releases", app.path)
 }
 
@@ -128,7 +128,7 @@ async fn release_complete(host: &Host, release: &str) -> anyhow::Result<bool> {
 }
 
 /// Returns the apps that run on `droplet` (an app server runs them all).
-fn apps_on<'a>(ctx: &'a StepContext<'_>, droplet: &Droplet) -> Vec<&'a App> {
+pub(super) fn apps_on<'a>(ctx: &'a StepContext<'_>, droplet: &Droplet) -> Vec<&'a App> {
     if droplet.has_role(Role::App) {
         ctx.inventory().apps.values().collect()
     } else {
@@ -146,7 +146,7 @@ fn git_ref(ctx: &StepContext<'_>, droplet: &Droplet) -> anyhow::Result<String> {
 
 /// Reads the database passwords the apps on `droplet` need from the
 /// environment's database server.
-async fn database_passwords(ctx: &StepContext<'_>, droplet: &Droplet) -> anyhow::Result<Secrets> {
+pub(super) async fn database_passwords(ctx: &StepContext<'_>, droplet: &Droplet) -> anyhow::Result<Secrets> {
     let database = ctx
         .inventory()
         .database_droplet(&droplet.fleet, &droplet.env)

@@ -6,6 +6,7 @@
 
 pub mod bootstrap;
 pub mod certificates;
+pub mod configs;
 pub mod configure;
 pub mod database;
 pub mod database_sync;
@@ -28,7 +29,7 @@ use crate::engine::context::StepContext;
 use crate::engine::plan::StepPlan;
 
 /// Every step kind a playbook may name.
-pub const KINDS: [&str; 19] = [
+pub const KINDS: [&str; 20] = [
     "local.run",
     "droplets.create",
     "droplets.wait_ready",
@@ -38,6 +39,7 @@ pub const KINDS: [&str; 19] = [
     "tls.certificates",
     "nginx.configure",
     "apps.deploy",
+    "configs.apply",
     "database.sync",
     "sites.health",
     "dns.lower_ttl",
@@ -62,6 +64,7 @@ pub enum Action {
     TlsCertificates(FromFleet),
     NginxConfigure,
     AppsDeploy,
+    ConfigsApply,
     DatabaseSync(FromFleet),
     SitesHealth,
     DnsLowerTtl,
@@ -95,6 +98,7 @@ impl Action {
             "tls.certificates" => Action::TlsCertificates(typed_or_default(kind, with_params)?),
             "nginx.configure" => none(kind, with_params, Action::NginxConfigure)?,
             "apps.deploy" => none(kind, with_params, Action::AppsDeploy)?,
+            "configs.apply" => none(kind, with_params, Action::ConfigsApply)?,
             "database.sync" => Action::DatabaseSync(typed(kind, with_params)?),
             "sites.health" => none(kind, with_params, Action::SitesHealth)?,
             "dns.lower_ttl" => none(kind, with_params, Action::DnsLowerTtl)?,
@@ -127,6 +131,7 @@ impl Action {
             Action::TeardownDelete => Ok(teardown::plan_delete_offline(ctx)),
             Action::HostsForget => Ok(teardown::plan_forget_offline(ctx)),
             Action::AppsDeploy => deploy::plan_offline(ctx),
+            Action::ConfigsApply => configs::plan_offline(ctx),
             Action::DnsLowerTtl => dns::plan_lower_offline(ctx),
             Action::DnsSwitch => dns::plan_switch_offline(ctx),
             Action::DnsVerify => dns::plan_verify_offline(ctx),
@@ -152,6 +157,7 @@ impl Action {
             Action::TeardownDelete => Ok(teardown::plan_delete_offline(ctx)),
             Action::HostsForget => Ok(teardown::plan_forget_offline(ctx)),
             Action::AppsDeploy => deploy::plan(ctx).await,
+            Action::ConfigsApply => configs::plan(ctx).await,
             Action::DnsLowerTtl => dns::plan_lower(ctx).await,
             Action::DnsSwitch => dns::plan_switch(ctx).await,
             Action::DnsVerify => dns::plan_verify_offline(ctx),
@@ -177,6 +183,7 @@ impl Action {
             Action::TeardownDelete => teardown::apply_delete(ctx).await,
             Action::HostsForget => teardown::apply_forget(ctx).await,
             Action::AppsDeploy => deploy::apply(ctx).await,
+            Action::ConfigsApply => configs::apply(ctx).await,
             Action::DnsLowerTtl => dns::apply_lower(ctx).await,
             Action::DnsSwitch => dns::apply_switch(ctx).await,
             Action::DnsVerify => dns::apply_verify(ctx).await,

@@ -11,7 +11,7 @@ use crate::render::{self, RenderedFile, SITES_DIR};
 use super::configure::{self, check_in_place, ensure_directories, files_under, to_spec};
 use super::support::on_each_target;
 
-const NGINX_ROOT: &str = "/etc/nginx";
+pub(super) const NGINX_ROOT: &str = "/etc/nginx";
 /// Marker in every file wwctl renders; only such files are removed when a
 /// site leaves the inventory.
 const RENDERED_MARKER: &str = "rendered by wwctl";
@@ -100,7 +100,7 @@ async fn configure_one(ctx: &StepContext<'_>, name: &str) -> anyhow::Result<()> 
 }
 
 /// Site files wwctl rendered earlier that the inventory no longer has.
-async fn stale_site_files(host: &Host, files: &[RenderedFile]) -> anyhow::Result<Vec<String>> {
+pub(super) async fn stale_site_files(host: &Host, files: &[RenderedFile]) -> anyhow::Result<Vec<String>> {
     let output = host
         .run_unchecked(&Cmd::new(&[
             "grep",
