@@ -18,6 +18,11 @@ use crate::database::sql::{SqlError, SqlRunner};
 const OPEN_WRITES_QUERY: &str = "SELECT COUNT(*) FROM information_schema.INNODB_TRX
 WHERE trx_rows_modified > 0 OR trx_tables_locked > 0";
 
+/// The shortest pause between two reads of `INNODB_TRX`. Both engines
+/// serve that table from a cache they refresh only when it was last read
+/// more than 0.1 s ago, so faster polls would see the same answer forever.
+const INNODB_TRX_REFRESH: Duration = Duration::from_millis(150);
+
 /// The write freeze, from `freeze_writes` to `thaw_writes`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct FreezeWindow {
@@ -91,6 +96,7 @@ pub async fn freeze_writes(
     let started_at = clock.now();
     tracing::info!("writes frozen on {} at {started_at}", sql.host());
 
+    let poll = poll.max(INNODB_TRX_REFRESH);
     let deadline = clock.deadline(timeout);
     loop {
         let open = open_write_transactions(sql).await.map_err(sql_error(sql))?;

@@ -187,19 +187,12 @@ async fn freeze_waits_for_open_writes() {
     // A write transaction that stays open for about eight seconds, long
     // enough for the polls below to see it on a loaded machine.
     let writer = server.client();
-    let open_write = tokio::spawn(async move {
+    let mut open_write = tokio::spawn(async move {
         writer
             .execute("BEGIN; INSERT INTO wwdtm.ww_shows VALUES (1); SELECT SLEEP(8); COMMIT;")
             .await
     });
-    let started = std::time::Instant::now();
-    while open_write_transactions(&server.client()).await.unwrap() == 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the write never started"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until_write_opens(&server, &mut open_write).await;
 
     let clock = SystemClock;
     let window = freeze_writes(
@@ -261,21 +254,14 @@ async fn freeze_gives_up_and_thaws_on_timeout() {
         )
         .await;
     let writer = server.client();
-    let open_write = tokio::spawn(async move {
+    let mut open_write = tokio::spawn(async move {
         writer
             .execute("BEGIN; INSERT INTO wwdtm.ww_shows VALUES (1); SELECT SLEEP(8); COMMIT;")
             .await
     });
     // The transaction stays open for eight seconds, long enough for the
-    // polls below to see it on a loaded machine; give up after ten.
-    let started = std::time::Instant::now();
-    while open_write_transactions(&server.client()).await.unwrap() == 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the write never started"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // polls below to see it on a loaded machine.
+    wait_until_write_opens(&server, &mut open_write).await;
 
     let error = freeze_writes(
         &server.client(),
@@ -296,4 +282,26 @@ async fn freeze_gives_up_and_thaws_on_timeout() {
         Some("0")
     );
     open_write.await.unwrap().unwrap();
+}
+
+/// Poll until the server shows `open_write`'s transaction open. A write
+/// that ended first fails the test with its result, so a failed statement
+/// is not mistaken for a slow one.
+async fn wait_until_write_opens<T: std::fmt::Debug>(
+    server: &TestServer,
+    open_write: &mut tokio::task::JoinHandle<T>,
+) {
+    let started = std::time::Instant::now();
+    while open_write_transactions(&server.client()).await.unwrap() == 0 {
+        if open_write.is_finished() {
+            let result = open_write.await;
+            panic!("the write transaction ended before a poll saw it open: {result:?}");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the write transaction did not open within 30 s"
+        );
+        // INNODB_TRX is a cache refreshed only after 0.1 s without reads.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
