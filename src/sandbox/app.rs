@@ -27,6 +27,9 @@ pub struct App {
     /// Base URL for pagination links, when fixed by `--public-url`.
     pub public_url: Option<String>,
     accounts: Mutex<HashMap<AccountKey, AccountRuntime>>,
+    /// Public addresses of deleted droplets whose machines are still being
+    /// destroyed, by droplet id. A new droplet given one of them waits.
+    destroying: Mutex<HashMap<u64, std::net::Ipv4Addr>>,
 }
 
 /// The in-memory data of an account.
@@ -61,7 +64,29 @@ impl App {
             time_scale: config.time_scale,
             public_url: config.public_url,
             accounts: Mutex::new(HashMap::new()),
+            destroying: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Note that the machine of droplet `id`, which held `address`, is
+    /// being destroyed.
+    pub fn destroy_started(&self, id: u64, address: std::net::Ipv4Addr) {
+        self.lock_destroying().insert(id, address);
+    }
+
+    pub fn destroy_ended(&self, id: u64) {
+        self.lock_destroying().remove(&id);
+    }
+
+    /// Whether a deleted droplet's machine still holds `address`.
+    pub fn address_being_freed(&self, address: std::net::Ipv4Addr) -> bool {
+        self.lock_destroying().values().any(|held| *held == address)
+    }
+
+    fn lock_destroying(&self) -> std::sync::MutexGuard<'_, HashMap<u64, std::net::Ipv4Addr>> {
+        self.destroying
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Run `work` on an account's runtime data, creating it on first use.

@@ -17,7 +17,7 @@ use jiff::Timestamp;
 use crate::sandbox::app::App;
 use crate::sandbox::hosts::BootRequest;
 use crate::sandbox::state::PersistFailed;
-use crate::sandbox::state::model::{ActionStatus, DropletStatus, Snapshot};
+use crate::sandbox::state::model::{ActionStatus, Droplet, DropletStatus, Snapshot};
 
 /// Boot a new droplet's machine and complete its create action.
 pub fn start_boot(app: Arc<App>, account: String, droplet_id: u64) {
@@ -29,13 +29,34 @@ pub fn start_action(app: Arc<App>, account: String, action_id: u64) {
     tokio::spawn(async move { run_action(app, account, action_id).await });
 }
 
-/// Destroy a deleted droplet's machine.
-pub fn start_destroy(app: Arc<App>, droplet_id: u64) {
+/// Destroy a deleted droplet's machine, if it has one. Its address counts
+/// as held until the machine is gone, so a droplet that gets the address
+/// next waits for it.
+pub fn start_destroy(app: Arc<App>, droplet: &Droplet) {
+    if !droplet.hostless {
+        destroy_machine(app, droplet.id, droplet.public_ipv4);
+    }
+}
+
+fn destroy_machine(app: Arc<App>, droplet_id: u64, address: std::net::Ipv4Addr) {
+    app.destroy_started(droplet_id, address);
     tokio::spawn(async move {
         if let Err(error) = app.backend.destroy(droplet_id).await {
             tracing::error!(droplet_id, error = %format!("{error:#}"), "destroying the droplet's machine failed");
         }
+        app.destroy_ended(droplet_id);
     });
+}
+
+/// How long a boot waits for a deleted droplet's machine to give up the
+/// address, before it tries anyway.
+const ADDRESS_RELEASE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+async fn wait_for_address(app: &App, address: std::net::Ipv4Addr) {
+    let started = std::time::Instant::now();
+    while app.address_being_freed(address) && started.elapsed() < ADDRESS_RELEASE_TIMEOUT {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 /// Restart the tasks a stopped emulator left unfinished, and bring up the
@@ -90,7 +111,7 @@ enum Resume {
 }
 
 async fn boot(app: Arc<App>, account: String, droplet_id: u64) {
-    let Some((request, action_id, due_at)) = app.store.read(|world| {
+    let Some((request, action_id, due_at, hostless)) = app.store.read(|world| {
         let state = world.accounts.get(&account)?;
         let droplet = state.droplets.get(&droplet_id)?;
         let action = state.actions.get(&droplet.create_action_id)?;
@@ -101,7 +122,7 @@ async fn boot(app: Arc<App>, account: String, droplet_id: u64) {
             authorized_keys: droplet.authorized_keys.clone(),
             user_data: droplet.user_data.clone(),
         };
-        Some((request, action.id, action.due_at))
+        Some((request, action.id, action.due_at, droplet.hostless))
     }) else {
         return;
     };
@@ -109,8 +130,11 @@ async fn boot(app: Arc<App>, account: String, droplet_id: u64) {
     let faults = app.faults_of(&account);
     let outcome = if faults.fails_action("create", droplet_id) {
         Err(anyhow::anyhow!("an injected fault fails this create"))
+    } else if hostless {
+        Ok(())
     } else {
-        app.backend.boot(request).await
+        wait_for_address(&app, request.address).await;
+        app.backend.boot(request.clone()).await
     };
     sleep_until(due_at).await;
 
@@ -155,7 +179,9 @@ async fn boot(app: Arc<App>, account: String, droplet_id: u64) {
         (Ok(false), _) => {
             // Deleted while booting: the delete's destroy may have run before
             // the boot finished, so destroy again.
-            start_destroy(app.clone(), droplet_id);
+            if !hostless {
+                destroy_machine(app.clone(), droplet_id, request.address);
+            }
         }
         (Err(error), _) => tracing::error!(droplet_id, %error, "cannot record the create's end"),
     }
@@ -204,6 +230,9 @@ async fn reattach(
 ) {
     let request = app.store.read(|world| {
         let droplet = world.accounts.get(&account)?.droplets.get(&droplet_id)?;
+        if droplet.hostless {
+            return None;
+        }
         Some(BootRequest {
             droplet_id,
             name: droplet.name.clone(),
@@ -212,7 +241,12 @@ async fn reattach(
             user_data: droplet.user_data.clone(),
         })
     });
-    let Some(request) = request else { return };
+    let Some(request) = request else {
+        if reveal {
+            reveal_networks(&app, &account, droplet_id).await;
+        }
+        return;
+    };
 
     let mut result = app.backend.boot(request).await;
     if result.is_ok() && status == DropletStatus::Off {
@@ -227,13 +261,19 @@ async fn reattach(
 }
 
 async fn run_action(app: Arc<App>, account: String, action_id: u64) {
-    let Some((kind, droplet_id, due_at, snapshot)) = app.store.read(|world| {
-        let action = world.accounts.get(&account)?.actions.get(&action_id)?;
+    let Some((kind, droplet_id, due_at, snapshot, hostless)) = app.store.read(|world| {
+        let state = world.accounts.get(&account)?;
+        let action = state.actions.get(&action_id)?;
+        let hostless = state
+            .droplets
+            .get(&action.droplet_id)
+            .is_some_and(|droplet| droplet.hostless);
         Some((
             action.kind.clone(),
             action.droplet_id,
             action.due_at,
             action.snapshot.clone(),
+            hostless,
         ))
     }) else {
         return;
@@ -241,6 +281,8 @@ async fn run_action(app: Arc<App>, account: String, action_id: u64) {
 
     let outcome = if app.faults_of(&account).fails_action(&kind, droplet_id) {
         Err(anyhow::anyhow!("an injected fault fails this action"))
+    } else if hostless {
+        Ok(())
     } else {
         perform(&app, &kind, droplet_id, snapshot.as_ref().map(|s| s.id)).await
     };

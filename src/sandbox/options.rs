@@ -73,6 +73,8 @@ impl ServeOptions {
                 .max(1),
             rate_limit_per_hour: defaults.rate_limit_per_hour,
             next_public_address: None,
+            hostless_droplets: false,
+            droplet_limit: defaults.droplet_limit,
         }
     }
 

@@ -37,6 +37,20 @@ pub struct Settings {
     /// hand out. Used once, then cleared.
     #[serde(default)]
     pub next_public_address: Option<std::net::Ipv4Addr>,
+
+    /// New droplets get no lab host: they exist in the API only. For
+    /// filling an account with many droplets, as the plan benchmark does.
+    #[serde(default)]
+    pub hostless_droplets: bool,
+
+    /// Droplets the account may have at once: 25 on a new DigitalOcean
+    /// team, raised on request.
+    #[serde(default = "default_droplet_limit")]
+    pub droplet_limit: u32,
+}
+
+fn default_droplet_limit() -> u32 {
+    25
 }
 
 impl Default for Settings {
@@ -50,6 +64,8 @@ impl Default for Settings {
             rate_limit_per_minute: 250,
             rate_limit_per_hour: 5000,
             next_public_address: None,
+            hostless_droplets: false,
+            droplet_limit: default_droplet_limit(),
         }
     }
 }
@@ -67,6 +83,8 @@ pub struct SettingsPatch {
     pub rate_limit_per_minute: Option<u32>,
     pub rate_limit_per_hour: Option<u32>,
     pub next_public_address: Option<std::net::Ipv4Addr>,
+    pub hostless_droplets: Option<bool>,
+    pub droplet_limit: Option<u32>,
 }
 
 impl Settings {
@@ -94,6 +112,12 @@ impl Settings {
         }
         if let Some(value) = patch.next_public_address {
             self.next_public_address = Some(value);
+        }
+        if let Some(value) = patch.hostless_droplets {
+            self.hostless_droplets = value;
+        }
+        if let Some(value) = patch.droplet_limit {
+            self.droplet_limit = value;
         }
         Ok(self)
     }

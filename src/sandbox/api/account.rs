@@ -8,9 +8,6 @@ use crate::sandbox::api::error::{ApiError, ApiResult};
 use crate::sandbox::api::reply;
 use crate::sandbox::api::request::Caller;
 
-/// Droplets an account may have at once, as on a new DigitalOcean team.
-pub const DROPLET_LIMIT: usize = 25;
-
 pub async fn get(State(app): State<Shared>, caller: Caller) -> ApiResult {
     let known = app.store.read(|world| {
         world
@@ -23,9 +20,10 @@ pub async fn get(State(app): State<Shared>, caller: Caller) -> ApiResult {
             .store
             .update(|world| Ok::<_, ApiError>(world.account_mut(&caller.account).uuid.clone()))?,
     };
+    let droplet_limit = app.settings(&caller.account).droplet_limit;
     Ok(reply::ok(json!({
         "account": {
-            "droplet_limit": DROPLET_LIMIT,
+            "droplet_limit": droplet_limit,
             "floating_ip_limit": 3,
             "email": "sandbox@wwctl.invalid",
             "name": "wwctl sandbox",

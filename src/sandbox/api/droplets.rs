@@ -6,7 +6,6 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::sandbox::api::account::DROPLET_LIMIT;
 use crate::sandbox::api::error::{ApiError, ApiResult};
 use crate::sandbox::api::pages;
 use crate::sandbox::api::reply;
@@ -71,8 +70,15 @@ pub async fn create(
 
     let wanted_address = app.take_next_address(&caller.account);
     let created = app.store.update(|world| {
-        let plan = plan_create(world, &caller, &request)?;
-        insert_droplets(world, &caller, plan, boot_due, wanted_address)
+        let plan = plan_create(world, &caller, &request, settings.droplet_limit)?;
+        insert_droplets(
+            world,
+            &caller,
+            plan,
+            boot_due,
+            wanted_address,
+            settings.hostless_droplets,
+        )
     })?;
 
     for (droplet_id, _) in &created {
@@ -107,7 +113,12 @@ pub async fn create(
     Ok(reply::json(StatusCode::ACCEPTED, body))
 }
 
-fn plan_create(world: &World, caller: &Caller, request: &CreateRequest) -> Result<Plan, ApiError> {
+fn plan_create(
+    world: &World,
+    caller: &Caller,
+    request: &CreateRequest,
+    droplet_limit: u32,
+) -> Result<Plan, ApiError> {
     let account = account_of(world, &caller.account);
     let names = requested_names(request)?;
 
@@ -147,9 +158,10 @@ fn plan_create(world: &World, caller: &Caller, request: &CreateRequest) -> Resul
     for tag in &tags {
         check_tag_name(tag)?;
     }
-    if account.droplets.len() + names.len() > DROPLET_LIMIT {
+    let limit = usize::try_from(droplet_limit).unwrap_or(usize::MAX);
+    if account.droplets.len() + names.len() > limit {
         return Err(ApiError::unprocessable(format!(
-            "creating this/these droplet(s) will exceed your droplet limit of {DROPLET_LIMIT}"
+            "creating this/these droplet(s) will exceed your droplet limit of {droplet_limit}"
         )));
     }
 
@@ -290,6 +302,7 @@ fn insert_droplets(
     plan: Plan,
     boot_due: jiff::Timestamp,
     mut wanted_address: Option<std::net::Ipv4Addr>,
+    hostless: bool,
 ) -> Result<Vec<(u64, u64)>, ApiError> {
     let now = jiff::Timestamp::now();
     let mut created = Vec::new();
@@ -329,6 +342,7 @@ fn insert_droplets(
                 create_action_id: action_id,
                 authorized_keys: plan.authorized_keys.clone(),
                 user_data: plan.user_data.clone(),
+                hostless,
             },
         );
         account.actions.insert(
@@ -396,15 +410,11 @@ pub async fn delete(
     Path(droplet_id): Path<String>,
 ) -> ApiResult {
     let id = parse_id(&droplet_id)?;
-    app.store.update(|world| {
+    let removed = app.store.update(|world| {
         let account = world.account_mut(&caller.account);
-        if !account.droplets.contains_key(&id) {
-            return Err(ApiError::not_found());
-        }
-        remove_droplet(account, id);
-        Ok(())
+        remove_droplet(account, id).ok_or_else(ApiError::not_found)
     })?;
-    lifecycle::start_destroy(app.clone(), id);
+    lifecycle::start_destroy(app.clone(), &removed);
     Ok(reply::no_content_typed())
 }
 
@@ -422,20 +432,23 @@ pub async fn delete_by_tag(State(app): State<Shared>, caller: Caller, params: Pa
             .filter(|droplet| droplet.tags.iter().any(|t| t == tag))
             .map(|droplet| droplet.id)
             .collect();
-        for id in &ids {
-            remove_droplet(account, *id);
-        }
-        Ok::<_, ApiError>(ids)
+        let removed: Vec<Droplet> = ids
+            .into_iter()
+            .filter_map(|id| remove_droplet(account, id))
+            .collect();
+        Ok::<_, ApiError>(removed)
     })?;
-    for id in removed {
-        lifecycle::start_destroy(app.clone(), id);
+    for droplet in &removed {
+        lifecycle::start_destroy(app.clone(), droplet);
     }
     Ok(reply::no_content_typed())
 }
 
 /// Remove a droplet, end its unfinished actions and drop it from firewalls.
-fn remove_droplet(account: &mut Account, id: u64) {
-    account.droplets.remove(&id);
+/// Returns the removed droplet, or `None` when the account has no such
+/// droplet.
+fn remove_droplet(account: &mut Account, id: u64) -> Option<Droplet> {
+    let removed = account.droplets.remove(&id)?;
     let now = jiff::Timestamp::now();
     for action in account.actions.values_mut() {
         if action.droplet_id == id && action.status == ActionStatus::InProgress {
@@ -446,6 +459,7 @@ fn remove_droplet(account: &mut Account, id: u64) {
     for firewall in account.firewalls.values_mut() {
         firewall.droplet_ids.retain(|droplet| *droplet != id);
     }
+    Some(removed)
 }
 
 /// Render a droplet as the API shows it.

@@ -182,6 +182,10 @@ pub struct Droplet {
     /// Public keys of the SSH keys named at create, for the host's root.
     pub authorized_keys: Vec<String>,
     pub user_data: Option<String>,
+    /// A droplet without a lab host: it exists in the API only, created
+    /// while the account's `hostless_droplets` setting was on.
+    #[serde(default)]
+    pub hostless: bool,
 }
 
 /// The image a droplet was created from, frozen at create time.
