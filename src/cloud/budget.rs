@@ -91,8 +91,14 @@ impl RateBudget {
         wait
     }
 
-    /// Take in the rate-limit headers of a response.
+    /// Take in the rate-limit headers of a response. A 429 from the
+    /// per-minute burst limit (it carries `retry-after`) reports
+    /// `ratelimit-remaining: 0` even when the hour has requests left, so its
+    /// count is not taken as the hourly one.
     pub fn observe(&mut self, limits: &RateLimitHeaders) {
+        if limits.retry_after.is_some() {
+            return;
+        }
         if limits.remaining.is_some() {
             self.remaining = limits.remaining;
         }
@@ -230,6 +236,26 @@ mod tests {
         budget.observe(&RateLimitHeaders {
             remaining: Some(0),
             reset: Some(1_600_000_000),
+            ..RateLimitHeaders::default()
+        });
+        assert_eq!(
+            budget.reserve(start(), RequestKind::Ordinary),
+            Duration::ZERO
+        );
+    }
+
+    #[test]
+    fn burst_limit_429_does_not_count_as_hour_spent() {
+        let mut budget = RateBudget::new(BudgetConfig::default());
+        budget.observe(&RateLimitHeaders {
+            remaining: Some(4000),
+            reset: Some(1_700_003_600),
+            ..RateLimitHeaders::default()
+        });
+        budget.observe(&RateLimitHeaders {
+            remaining: Some(0),
+            reset: Some(1_700_003_600),
+            retry_after: Some(Duration::from_secs(1)),
             ..RateLimitHeaders::default()
         });
         assert_eq!(

@@ -4,7 +4,9 @@
 //!   the past, missing or unreadable gives a short backoff instead. Any
 //!   method is retried, because the API rejected the request unprocessed.
 //! - 5xx and connection errors: capped exponential backoff with jitter, for
-//!   GET, PUT and DELETE, and for POSTs whose repeat changes nothing (tags).
+//!   GET, PUT, PATCH and DELETE, and for POSTs whose repeat changes nothing
+//!   (tags). A PATCH sets the fields it names to the values it carries, so
+//!   sending it twice leaves the same record.
 //!   Another POST may have taken effect, so its caller looks up the object
 //!   it would have created and adopts it. It posts again only when nothing
 //!   is found (see `adoption.rs`). Droplet creation has its own lookup.
@@ -20,7 +22,7 @@ use reqwest::header::HeaderMap;
 /// The retry policy of a [`crate::cloud::CloudClient`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
-    /// Attempts in all for a GET, PUT or DELETE that meets a 5xx or a
+    /// Attempts in all for a GET, PUT, PATCH or DELETE that meets a 5xx or a
     /// connection error, and POSTs in all for a create or action that fails
     /// that way with nothing to adopt.
     pub max_attempts: u32,
@@ -93,7 +95,7 @@ impl RetryPolicy {
     pub fn retries_transient(method: &Method) -> bool {
         matches!(
             *method,
-            Method::GET | Method::PUT | Method::DELETE | Method::HEAD
+            Method::GET | Method::PUT | Method::PATCH | Method::DELETE | Method::HEAD
         )
     }
 }
@@ -166,6 +168,15 @@ mod tests {
 
     fn now() -> Timestamp {
         Timestamp::from_second(1_700_000_000).unwrap()
+    }
+
+    #[test]
+    fn transient_errors_are_retried_only_for_repeatable_methods() {
+        use reqwest::Method;
+        for method in [Method::GET, Method::PUT, Method::PATCH, Method::DELETE] {
+            assert!(RetryPolicy::retries_transient(&method), "{method}");
+        }
+        assert!(!RetryPolicy::retries_transient(&Method::POST));
     }
 
     #[test]
