@@ -115,7 +115,10 @@ impl HostConfig {
     }
 
     fn rendered(&self) -> Vec<RenderedFile> {
-        self.files.iter().map(|desired| desired.file.clone()).collect()
+        self.files
+            .iter()
+            .map(|desired| desired.file.clone())
+            .collect()
     }
 
     /// The app services of this server, once each, in file order.
@@ -405,9 +408,8 @@ async fn service_states(
 /// because it proxies to the apps.
 fn service_actions(config: &HostConfig, look: &Look) -> Vec<(String, ServiceStep)> {
     let changed = look.changed(config);
-    let touched = |wanted: &dyn Fn(&Reader) -> bool| {
-        changed.iter().any(|desired| wanted(&desired.reader))
-    };
+    let touched =
+        |wanted: &dyn Fn(&Reader) -> bool| changed.iter().any(|desired| wanted(&desired.reader));
     let mut actions = Vec::new();
 
     if let Some(unit) = &look.database_unit {
@@ -421,8 +423,7 @@ fn service_actions(config: &HostConfig, look: &Look) -> Vec<(String, ServiceStep
         actions.push(("systemd".to_string(), ServiceStep::DaemonReload));
     }
     for service in config.app_services() {
-        if touched(&|reader| reader.app_service() == Some(service)) || look.is_inactive(service)
-        {
+        if touched(&|reader| reader.app_service() == Some(service)) || look.is_inactive(service) {
             actions.push((service.to_string(), ServiceStep::Restart));
         }
     }
@@ -534,10 +535,7 @@ mod tests {
         let releases = BTreeMap::from([(app.name.clone(), release.clone())]);
         let files = vec![
             RenderedFile::text("/etc/nginx/nginx.conf", "events {}\n"),
-            RenderedFile::text(
-                format!("{}/gunicorn.conf.py", app.path),
-                "workers = 2\n",
-            ),
+            RenderedFile::text(format!("{}/gunicorn.conf.py", app.path), "workers = 2\n"),
             RenderedFile::text(
                 format!("/etc/systemd/system/{}.service", app.service),
                 "[Service]\n",

@@ -146,7 +146,10 @@ fn git_ref(ctx: &StepContext<'_>, droplet: &Droplet) -> anyhow::Result<String> {
 
 /// Reads the database passwords the apps on `droplet` need from the
 /// environment's database server.
-pub(super) async fn database_passwords(ctx: &StepContext<'_>, droplet: &Droplet) -> anyhow::Result<Secrets> {
+pub(super) async fn database_passwords(
+    ctx: &StepContext<'_>,
+    droplet: &Droplet,
+) -> anyhow::Result<Secrets> {
     let database = ctx
         .inventory()
         .database_droplet(&droplet.fleet, &droplet.env)

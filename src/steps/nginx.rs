@@ -100,7 +100,10 @@ async fn configure_one(ctx: &StepContext<'_>, name: &str) -> anyhow::Result<()> 
 }
 
 /// Site files wwctl rendered earlier that the inventory no longer has.
-pub(super) async fn stale_site_files(host: &Host, files: &[RenderedFile]) -> anyhow::Result<Vec<String>> {
+pub(super) async fn stale_site_files(
+    host: &Host,
+    files: &[RenderedFile],
+) -> anyhow::Result<Vec<String>> {
     let output = host
         .run_unchecked(&Cmd::new(&[
             "grep",
