@@ -43,6 +43,8 @@ pub struct AccountRuntime {
     /// Requests handled (not faulted or limited), by method, since the
     /// daemon started.
     pub handled: std::collections::BTreeMap<String, u64>,
+    /// The same requests by method and route, ids replaced by `{id}`.
+    pub handled_routes: std::collections::BTreeMap<String, u64>,
 }
 
 pub struct AppConfig {
@@ -105,6 +107,7 @@ impl App {
                 requests: RequestWindow::default(),
                 key_listings: MinuteWindow::default(),
                 handled: Default::default(),
+                handled_routes: Default::default(),
             });
         work(runtime)
     }

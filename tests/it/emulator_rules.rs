@@ -226,3 +226,65 @@ async fn record_rules() {
         .await
         .expect(422);
 }
+
+#[tokio::test]
+async fn filler_droplets_and_route_stats() {
+    let emulator = Emulator::start(&[]);
+    let api = emulator.account("filler").await;
+    api.put(
+        "/_sandbox/settings",
+        json!({ "droplet_limit": 60, "hostless_droplets": true }),
+    )
+    .await
+    .expect(200);
+    assert_eq!(
+        api.get("/v2/account").await.expect(200).body["account"]["droplet_limit"],
+        60
+    );
+
+    for batch in 0..5 {
+        let names: Vec<String> = (0..10).map(|n| format!("filler-{batch}-{n}")).collect();
+        api.post(
+            "/v2/droplets",
+            json!({ "names": names, "size": "s-1vcpu-1gb", "image": "debian-12-x64", "tags": ["filler"] }),
+        )
+        .await
+        .expect(202);
+    }
+    for batch in 0..5 {
+        let names: Vec<String> = (0..2).map(|n| format!("extra-{batch}-{n}")).collect();
+        api.post(
+            "/v2/droplets",
+            json!({ "names": names, "size": "s-1vcpu-1gb", "image": "debian-12-x64", "tags": ["filler"] }),
+        )
+        .await
+        .expect(202);
+    }
+    let over = api
+        .post("/v2/droplets", droplet("one-too-many"))
+        .await
+        .expect(422);
+    assert!(
+        over.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("droplet limit of 60"),
+        "{}",
+        over.body
+    );
+
+    let first = api.get("/v2/droplets?per_page=1").await.expect(200);
+    let id = first.body["droplets"][0]["id"].as_u64().unwrap();
+    api.get(&format!("/v2/droplets/{id}")).await.expect(200);
+    api.delete("/v2/droplets?tag_name=filler").await.expect(204);
+    assert_eq!(
+        api.get("/v2/droplets").await.expect(200).body["meta"]["total"],
+        0
+    );
+
+    let stats = api.get("/_sandbox/stats").await.expect(200).body;
+    assert_eq!(stats["routes"]["POST /v2/droplets"], 11, "{stats}");
+    assert_eq!(stats["routes"]["GET /v2/droplets"], 2, "{stats}");
+    assert_eq!(stats["routes"]["GET /v2/droplets/{id}"], 1, "{stats}");
+    assert_eq!(stats["routes"]["DELETE /v2/droplets"], 1, "{stats}");
+}

@@ -7,7 +7,9 @@
 //! - `GET|PUT|DELETE /_sandbox/faults`: the account's faults (PUT replaces
 //!   them, DELETE returns to the `--faults` default).
 //! - `GET|PUT|DELETE /_sandbox/settings`: boot time, address delay, action
-//!   duration and rate limits (PUT changes the fields sent).
+//!   duration, rate limits, the droplet limit, hostless droplets and the
+//!   next droplet's address (PUT changes the fields sent).
+//! - `GET /_sandbox/stats`: the account's handled requests.
 
 use axum::Extension;
 use axum::extract::State;
@@ -33,13 +35,16 @@ pub async fn health(State(app): State<Shared>) -> ApiResult {
 }
 
 /// `GET /_sandbox/stats`: the account's handled requests by method, so a
-/// test can tell whether a run wrote anything.
+/// test can tell whether a run wrote anything, and by method and route, so
+/// a benchmark can count list calls.
 pub async fn get_stats(
     State(app): State<Shared>,
     Extension(caller): Extension<AdminCaller>,
 ) -> ApiResult {
-    let handled = app.with_runtime(&caller.account, |runtime| runtime.handled.clone());
-    Ok(reply::ok(json!({ "handled": handled })))
+    let (handled, routes) = app.with_runtime(&caller.account, |runtime| {
+        (runtime.handled.clone(), runtime.handled_routes.clone())
+    });
+    Ok(reply::ok(json!({ "handled": handled, "routes": routes })))
 }
 
 pub async fn get_faults(

@@ -151,8 +151,10 @@ async fn api_gate(app: &App, mut request: Request, next: Next) -> Response {
         }
         Fault::None | Fault::Lost => {
             let method = request.method().as_str().to_string();
+            let route = format!("{method} {}", route_of(request.uri().path()));
             app.with_runtime(&account, |runtime| {
-                *runtime.handled.entry(method).or_default() += 1
+                *runtime.handled.entry(method).or_default() += 1;
+                *runtime.handled_routes.entry(route).or_default() += 1;
             });
             let base_url = base_url(app, request.headers());
             request.extensions_mut().insert(Caller {
@@ -219,4 +221,20 @@ fn put_rate_headers(response: &mut Response, headers: RateHeaders) {
     map.insert("ratelimit-limit", HeaderValue::from(headers.limit));
     map.insert("ratelimit-remaining", HeaderValue::from(headers.remaining));
     map.insert("ratelimit-reset", HeaderValue::from(headers.reset));
+}
+
+/// A request path with each numeric id replaced by `{id}`, so requests to
+/// one endpoint count together: `/v2/droplets/7/actions` becomes
+/// `/v2/droplets/{id}/actions`.
+fn route_of(path: &str) -> String {
+    path.split('/')
+        .map(|segment| {
+            if !segment.is_empty() && segment.bytes().all(|byte| byte.is_ascii_digit()) {
+                "{id}"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
