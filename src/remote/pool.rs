@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
-use anyhow::Context;
 use futures_util::StreamExt;
 use ssh_key::PublicKey;
 use tokio::sync::Mutex;
@@ -54,16 +53,18 @@ impl Connections {
         host
     }
 
-    /// Pin host keys for an address (see `KnownHosts::pin`) and save.
-    pub async fn pin(&self, pattern: &str, keys: &[PublicKey]) -> anyhow::Result<()> {
+    /// Pin host keys for an address that has none pinned yet, and save.
+    /// Returns false, changing nothing, when other keys are pinned there:
+    /// the connection then checks the server against those, and a server
+    /// that presents another key stops before any command runs.
+    pub async fn pin_if_unpinned(&self, pattern: &str, keys: &[PublicKey]) -> anyhow::Result<bool> {
         let mut known = self.known.lock().await;
-        if known
-            .pin(pattern, keys)
-            .with_context(|| format!("cannot pin the host keys of `{pattern}`"))?
-        {
-            known.save()?;
+        if !known.keys_for(pattern).is_empty() {
+            return Ok(false);
         }
-        Ok(())
+        known.pin(pattern, keys)?;
+        known.save()?;
+        Ok(true)
     }
 
     /// Replace the keys of an address that a droplet this run created now

@@ -423,8 +423,10 @@ async fn wait_one(ctx: &StepContext<'_>, cloud: &CloudClient, name: &str) -> any
         // A droplet this run created may have an address an old, deleted
         // server had; its stale known_hosts entry gives way to the new key.
         connections.replace(&pattern, &keys).await?;
-    } else {
-        connections.pin(&pattern, &keys).await?;
+    } else if !connections.pin_if_unpinned(&pattern, &keys).await? {
+        // Keys pinned earlier (by this tool when it created or adopted the
+        // server, or by `wwctl hosts trust`) stay the authority.
+        tracing::debug!(droplet = name, %address, "host keys already pinned");
     }
 
     resources.update(|registry| {
