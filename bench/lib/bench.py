@@ -47,6 +47,7 @@ class Api:
 
 
 def addresses():
+    """Print each droplet's public address by name, as JSON."""
     api = Api()
     found = {}
     page = 1
@@ -63,8 +64,8 @@ def addresses():
 
 
 def fill(droplets, records, zone):
-    """Droplets without lab hosts (the account's `hostless_droplets` setting
-    is on only while they are created) and A records in the zone."""
+    """Create droplets without lab hosts (the account's `hostless_droplets`
+    setting is on only while they are created) and A records in the zone."""
     api = Api()
     api.call("PUT", "/_sandbox/settings", {"hostless_droplets": True, "droplet_limit": droplets + 100,
                                            "rate_limit_per_hour": 1_000_000, "rate_limit_per_minute": 100_000})
@@ -85,6 +86,7 @@ def fill(droplets, records, zone):
 
 
 def route_counts(before_path, after_path):
+    """Print the requests by route made between two `/_sandbox/stats` reads."""
     before = json.loads(pathlib.Path(before_path).read_text())["routes"]
     after = json.loads(pathlib.Path(after_path).read_text())["routes"]
     counts = {route: after[route] - before.get(route, 0) for route in after
@@ -93,6 +95,7 @@ def route_counts(before_path, after_path):
 
 
 def ssh(address, *argv, stdin=None):
+    """Run `argv` on a lab host as root, checked against wwctl's known_hosts."""
     command = [
         "ssh", "-i", os.environ["WWCTL_SSH_IDENTITY"],
         "-o", "UserKnownHostsFile=" + os.path.join(os.environ["WWCTL_STATE_DIR"], "known_hosts"),
@@ -103,6 +106,7 @@ def ssh(address, *argv, stdin=None):
 
 
 def reader_of(path, app_dirs):
+    """Return what reads the file at `path`, or None for a file nothing reloads."""
     if path.startswith("/etc/nginx/"):
         return "nginx"
     if path.startswith("/etc/mysql/"):
@@ -115,7 +119,7 @@ def reader_of(path, app_dirs):
 
 
 def rendered_paths(render_dir, host):
-    """Paths wwctl renders for `host`, and each app folder with its unit."""
+    """Return the paths wwctl renders for `host`, and each app folder's unit."""
     root = pathlib.Path(render_dir) / host
     paths = sorted("/" + str(file.relative_to(root)) for file in root.rglob("*") if file.is_file())
     paths = [path for path in paths if not path.startswith("/var/lib/cloud/")]
@@ -129,9 +133,10 @@ def rendered_paths(render_dir, host):
 
 
 def ansible(render_dir, files_dir, out_dir, hosts):
-    """Copy each host's files, as wwctl wrote them, into `files_dir` (kept in
-    memory under /dev/shm: app settings hold database passwords) and write
-    the inventory and host variables for bench/ansible/converge.yml."""
+    """Copy each host's files, as wwctl wrote them, into `files_dir`, and
+    write the inventory and host variables for bench/ansible/converge.yml.
+    The files stay in memory under /dev/shm because app settings contain
+    database passwords."""
     all_addresses = json.loads(subprocess.run([sys.executable, __file__, "addresses"],
                                               capture_output=True, check=True).stdout)
     out = pathlib.Path(out_dir)
@@ -168,12 +173,13 @@ def ansible(render_dir, files_dir, out_dir, hosts):
 
 
 def load(results, name):
+    """Return a result file's JSON, or None when it is missing."""
     path = pathlib.Path(results) / name
     return json.loads(path.read_text()) if path.exists() else None
 
 
 def timing(results, name):
-    """Median, minimum, maximum and runs of a hyperfine result, or None."""
+    """Return the median, minimum, maximum and runs of a hyperfine result."""
     data = load(results, name)
     if data is None:
         return None
@@ -185,12 +191,14 @@ def timing(results, name):
 
 
 def seconds(cell):
+    """Format a timing as its median with the range over the runs."""
     if cell is None:
         return "not measured"
     return f"{cell['median']:.2f} s ({cell['min']:.2f}–{cell['max']:.2f}, {cell['runs']} runs)"
 
 
 def report(results, out):
+    """Write BENCHMARKS.md from the result files."""
     meta = load(results, "meta.json")
     lines = ["# Benchmarks", "",
              "Measured side by side in one run of `bench/run` on the same sandbox hosts "

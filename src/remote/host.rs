@@ -20,6 +20,8 @@ pub const MAX_CHANNELS: usize = 9;
 
 /// Lines of stderr an error message shows.
 const STDERR_TAIL_LINES: usize = 12;
+/// Tries to open a channel through a master connection that refuses it.
+const MUX_CONNECT_ATTEMPTS: u32 = 4;
 
 /// The address and user of a login.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -196,14 +198,9 @@ impl Host {
         tracing::debug!(host = %self.target.name, command = %cmd.display(), "remote command");
 
         let run = async {
-            let mut command = self.session.raw_command(&command_text);
-            command.stdout(Stdio::piped()).stderr(Stdio::piped());
-            command.stdin(if input.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            });
-            let mut child = command.spawn().await?;
+            let mut child = self
+                .spawn_with_retry(&command_text, input.is_some())
+                .await?;
 
             if let Some(bytes) = input
                 && let Some(mut stdin) = child.stdin().take()
@@ -243,6 +240,34 @@ impl Host {
             stdout: output.stdout,
             stderr: output.stderr,
         })
+    }
+
+    /// Start a command on the master connection. A busy master may refuse
+    /// a new channel's connection to its control socket; nothing has run
+    /// then, so the start is tried again a few times.
+    async fn spawn_with_retry(
+        &self,
+        command_text: &str,
+        piped_input: bool,
+    ) -> Result<openssh::Child<&Session>, openssh::Error> {
+        let mut attempt = 1;
+        loop {
+            let mut command = self.session.raw_command(command_text);
+            command.stdout(Stdio::piped()).stderr(Stdio::piped());
+            command.stdin(if piped_input {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            });
+            match command.spawn().await {
+                Err(openssh::Error::SshMux(error)) if attempt < MUX_CONNECT_ATTEMPTS => {
+                    tracing::debug!(host = %self.target.name, attempt, %error, "control socket refused a channel; trying again");
+                    tokio::time::sleep(Duration::from_millis(100) * attempt).await;
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
     }
 
     /// Spawn `cmd` with piped stdin, stdout and stderr for streaming. The
