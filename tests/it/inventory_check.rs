@@ -172,3 +172,24 @@ fn json_output_lists_diagnostics() {
     );
     assert_eq!(report["diagnostics"][0]["at"]["line"], 8);
 }
+
+#[test]
+fn dotted_zone_and_record_names_stay_whole() {
+    let (code, text) = check_broken("dns.yaml", "      cutover_ttl: 60", "      cutover_tll: 60");
+    assert_eq!(code, Some(3));
+    assert!(
+        text.contains("dns/zones/wwdt.me/cutover_tll: unknown field"),
+        "{text}"
+    );
+
+    let (code, text) = check_broken(
+        "dns.yaml",
+        "stats.staging:   { type: A,",
+        "stats.staging:   { typo: A,",
+    );
+    assert_eq!(code, Some(3));
+    assert!(
+        text.contains("dns/zones/wwdt.me/records/stats.staging/typo: unknown field"),
+        "{text}"
+    );
+}
