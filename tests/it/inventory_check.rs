@@ -193,3 +193,50 @@ fn dotted_zone_and_record_names_stay_whole() {
         "{text}"
     );
 }
+
+/// Run `inventory check` on `inventory` and return the exit code and stderr
+/// with the folder replaced by `INV`.
+fn check_folder(inventory: &std::path::Path) -> (Option<i32>, String) {
+    let output = wwctl()
+        .args(["inventory", "check", "--inventory"])
+        .arg(inventory)
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        stderr(&output).replace(&inventory.display().to_string(), "INV"),
+    )
+}
+
+#[test]
+fn missing_section_names_the_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = copy_inventory(dir.path());
+    std::fs::remove_file(inventory.join("database.yaml")).unwrap();
+
+    let (code, text) = check_folder(&inventory);
+    assert_eq!(code, Some(3));
+    assert!(
+        text.contains(
+            "INV: database: no inventory file in this folder defines the required section `database`"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("hint: add `database.yaml`"), "{text}");
+    assert!(!text.contains("dns.yaml"), "{text}");
+}
+
+#[test]
+fn folder_with_yaml_name_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = copy_inventory(dir.path());
+    std::fs::remove_file(inventory.join("database.yaml")).unwrap();
+    std::fs::create_dir(inventory.join("database.yaml")).unwrap();
+
+    let (code, text) = check_folder(&inventory);
+    assert_eq!(code, Some(3));
+    assert!(
+        text.contains("INV/database.yaml: has a YAML file name but is not a file"),
+        "{text}"
+    );
+}
