@@ -197,3 +197,41 @@ fn failed_step_stops_the_run_and_resumes_there() {
     assert_eq!(status["runs"][0]["status"], "failed");
     assert_eq!(status["runs"][0]["steps"][0]["state"], "failed");
 }
+
+#[test]
+fn second_interrupt_marks_run_and_frees_lock() {
+    use std::io::{BufRead, BufReader};
+
+    let scenario = Scenario::new();
+    let mut child = scenario.spawn();
+    wait_for(&scenario.markers.join("second-started"));
+
+    // Signal wwctl alone: its step's shell keeps running, so the second
+    // signal finds the step still running.
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let mut stderr_lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let acknowledged = stderr_lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|line| line.contains("stopping after the current step"));
+    assert!(
+        acknowledged,
+        "wwctl did not acknowledge the first interrupt"
+    );
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+
+    let code = child.wait().unwrap().code();
+    let group = nix::unistd::Pid::from_raw(-(pid.as_raw()));
+    let _ = nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGKILL);
+    assert_eq!(code, Some(6));
+
+    let status = scenario.status_json();
+    let run = &status["runs"][0];
+    assert_eq!(run["status"], "interrupted");
+    assert_eq!(
+        run["steps"][1]["state"], "running",
+        "the step stopped at once stays marked running"
+    );
+    assert!(status["lock"].is_null(), "the lock was released: {status}");
+}
