@@ -42,6 +42,10 @@ pub fn run(global: &GlobalArgs, command: PlaybookCommand<'_>) -> anyhow::Result<
         steps,
     };
 
+    if !command.plan.offline {
+        global.check_files()?;
+    }
+
     let printer = Printer::new(global.output, global.quiet);
     let dry_run = command.plan.dry_run;
     let progress = if dry_run {
