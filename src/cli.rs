@@ -37,7 +37,13 @@ pub struct GlobalArgs {
     pub inventory: PathBuf,
 
     /// Inventory overlay to apply, from `<inventory>/overlays/NAME.yaml` (the sandbox sets `sandbox`).
-    #[arg(long, global = true, env = "WWCTL_OVERLAY", value_name = "NAME")]
+    #[arg(
+        long,
+        global = true,
+        env = "WWCTL_OVERLAY",
+        value_name = "NAME",
+        value_parser = parse_overlay_name
+    )]
     pub overlay: Option<String>,
 
     /// Folder holding the playbooks.
@@ -141,6 +147,20 @@ fn check_file_flag(flag: &str, variable: &str, path: &Path) -> Result<(), UserEr
             "pass an existing file with {flag}, or unset {variable} if it is set"
         )),
     )
+}
+
+/// Parse `--overlay`: a plain name of letters, digits, `-` and `_`, so it
+/// cannot reach a file outside `<inventory>/overlays/`.
+fn parse_overlay_name(text: &str) -> Result<String, String> {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if plain {
+        Ok(text.to_string())
+    } else {
+        Err("an overlay name has only letters, digits, `-` and `_`, such as `sandbox`; it names `<inventory>/overlays/NAME.yaml`".to_string())
+    }
 }
 
 /// Parse `--dns-server`: an IP address and a port, such as `127.0.0.1:5353`.

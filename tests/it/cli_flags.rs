@@ -55,3 +55,13 @@ fn missing_identity_and_ca_files_are_named() {
         "{text}"
     );
 }
+
+#[test]
+fn overlay_must_be_plain_name() {
+    for value in ["../project", "sub/sandbox", "sandbox.yaml", ""] {
+        let (code, text) = run(&["inventory", "check", "--overlay", value]);
+        assert_eq!(code, Some(3), "{value:?}: {text}");
+        assert!(text.contains("--overlay"), "{text}");
+        assert!(text.contains("letters, digits"), "{text}");
+    }
+}
