@@ -235,3 +235,30 @@ fn second_interrupt_marks_run_and_frees_lock() {
     );
     assert!(status["lock"].is_null(), "the lock was released: {status}");
 }
+
+#[test]
+fn redirected_log_has_no_colour() {
+    let scenario = Scenario::new();
+    std::fs::write(scenario.markers.join("release"), "").unwrap();
+
+    // A lock left by a process that is gone makes the run log a warning.
+    std::fs::create_dir_all(&scenario.state).unwrap();
+    let stale = serde_json::json!({
+        "pid": u32::MAX - 7,
+        "host": nix::unistd::gethostname().unwrap().into_string().unwrap(),
+        "process_start": null,
+        "started_at": "2026-01-01T00:00:00Z",
+        "command": "wwctl provision 2023",
+        "run_id": null,
+    });
+    std::fs::write(scenario.state.join("lock"), stale.to_string()).unwrap();
+
+    let output = scenario.command().output().unwrap();
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(text.contains("stale lock"), "no warning logged: {text}");
+    assert!(
+        !text.contains('\u{1b}'),
+        "colour codes in redirected stderr: {text:?}"
+    );
+}
