@@ -1,4 +1,5 @@
-//! Flag values checked before a command acts on them.
+//! Flag values checked before a command acts on them, and hints that repeat
+//! the flags a command was given.
 
 use crate::support::{stderr, wwctl};
 
@@ -64,4 +65,23 @@ fn overlay_must_be_plain_name() {
         assert!(text.contains("--overlay"), "{text}");
         assert!(text.contains("letters, digits"), "{text}");
     }
+}
+
+#[test]
+fn sandbox_hint_keeps_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = dir.path().join("my sandbox");
+    let output = wwctl()
+        .args(["sandbox", "--dir"])
+        .arg(&sandbox)
+        .arg("env")
+        .output()
+        .unwrap();
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(3), "{text}");
+    let expected = format!(
+        "hint: start one with `wwctl sandbox --dir '{}' up --api-only`",
+        sandbox.display()
+    );
+    assert!(text.contains(&expected), "{text}");
 }
