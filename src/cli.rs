@@ -1,11 +1,12 @@
 //! The command line: arguments, and one dispatch line per command.
 
-use std::path::PathBuf;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::commands;
-use crate::error::ExitCode;
+use crate::error::{ExitCode, UserError};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -36,7 +37,13 @@ pub struct GlobalArgs {
     pub inventory: PathBuf,
 
     /// Inventory overlay to apply, from `<inventory>/overlays/NAME.yaml` (the sandbox sets `sandbox`).
-    #[arg(long, global = true, env = "WWCTL_OVERLAY", value_name = "NAME")]
+    #[arg(
+        long,
+        global = true,
+        env = "WWCTL_OVERLAY",
+        value_name = "NAME",
+        value_parser = parse_overlay_name
+    )]
     pub overlay: Option<String>,
 
     /// Folder holding the playbooks.
@@ -87,9 +94,15 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "WWCTL_CA_FILE", value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
 
-    /// DNS server to query instead of the zone's nameservers, as ADDRESS:PORT (the sandbox's).
-    #[arg(long, global = true, env = "WWCTL_DNS_SERVER", value_name = "ADDR")]
-    pub dns_server: Option<String>,
+    /// DNS server to query instead of the zone's nameservers, as IP:PORT (the sandbox's).
+    #[arg(
+        long,
+        global = true,
+        env = "WWCTL_DNS_SERVER",
+        value_name = "IP:PORT",
+        value_parser = parse_dns_server
+    )]
+    pub dns_server: Option<SocketAddr>,
 
     /// File holding the DigitalOcean API token, readable by its owner only.
     /// Without it the token comes from DIGITALOCEAN_TOKEN or DIGITALOCEAN_ACCESS_TOKEN.
@@ -103,6 +116,58 @@ impl GlobalArgs {
             .clone()
             .unwrap_or_else(|| PathBuf::from(".wwctl"))
     }
+
+    /// Check that `--ssh-identity` and `--ca-file` name existing files. It
+    /// runs when a command is about to use them rather than while parsing,
+    /// so a stale WWCTL_CA_FILE does not break commands that never read it.
+    pub fn check_files(&self) -> Result<(), UserError> {
+        let flags = [
+            ("--ssh-identity", "WWCTL_SSH_IDENTITY", &self.ssh_identity),
+            ("--ca-file", "WWCTL_CA_FILE", &self.ca_file),
+        ];
+        for (flag, variable, path) in flags {
+            if let Some(path) = path {
+                check_file_flag(flag, variable, path)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_file_flag(flag: &str, variable: &str, path: &Path) -> Result<(), UserError> {
+    let problem = match std::fs::metadata(path) {
+        Ok(metadata) if metadata.is_file() => return Ok(()),
+        Ok(metadata) if metadata.is_dir() => "is a folder, not a file".to_string(),
+        Ok(_) => "is not a regular file".to_string(),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => "does not exist".to_string(),
+        Err(error) => format!("cannot be read: {error}"),
+    };
+    Err(
+        UserError::usage(format!("{flag} `{}` {problem}", path.display())).with_hint(format!(
+            "pass an existing file with {flag}, or unset {variable} if it is set"
+        )),
+    )
+}
+
+/// Parse `--overlay`: a plain name of letters, digits, `-` and `_`, so it
+/// cannot reach a file outside `<inventory>/overlays/`.
+fn parse_overlay_name(text: &str) -> Result<String, String> {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if plain {
+        Ok(text.to_string())
+    } else {
+        Err("an overlay name has only letters, digits, `-` and `_`, such as `sandbox`; it names `<inventory>/overlays/NAME.yaml`".to_string())
+    }
+}
+
+/// Parse `--dns-server`: an IP address and a port, such as `127.0.0.1:5353`.
+fn parse_dns_server(text: &str) -> Result<SocketAddr, String> {
+    text.parse().map_err(|_| {
+        "expected an IP address and a port, such as `127.0.0.1:53` or `[::1]:53`".to_string()
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
@@ -229,9 +294,9 @@ pub struct TrustArgs {
     /// The droplet's name in the inventory.
     pub host: String,
 
-    /// Its address [default: the one wwctl recorded].
-    #[arg(long)]
-    pub address: Option<String>,
+    /// Its IP address [default: the one wwctl recorded].
+    #[arg(long, value_name = "IP")]
+    pub address: Option<IpAddr>,
 
     /// Its SSH port.
     #[arg(long, default_value_t = 22)]

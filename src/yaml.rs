@@ -11,6 +11,7 @@ use std::path::Path;
 
 use serde::de::{DeserializeOwned, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
+use serde_path_to_error::Segment;
 
 use crate::diagnostic::{Diagnostic, SourceRef};
 
@@ -42,70 +43,82 @@ pub fn parse<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, Diagnost
     }
 
     FAILED_KEYS.with(|keys| keys.borrow_mut().clear());
-    let mut key_path = String::new();
+    let mut tracked_path = None;
     let result = serde_saphyr::with_deserializer_from_str(text, |deserializer| {
         let mut track = serde_path_to_error::Track::new();
         let tracked = serde_path_to_error::Deserializer::new(deserializer, &mut track);
         let value = T::deserialize(tracked);
         if value.is_err() {
-            key_path = track.path().to_string();
+            tracked_path = Some(track.path());
         }
         value
     });
 
     let failed_keys = FAILED_KEYS.with(|keys| std::mem::take(&mut *keys.borrow_mut()));
-    let key_path = fill_unknown_segments(&key_path, failed_keys);
-    result.map_err(|error| to_diagnostic(file, &key_path, &error))
+    let segments = key_segments(tracked_path.as_ref(), failed_keys);
+    result.map_err(|error| to_diagnostic(file, segments, &error))
 }
 
 thread_local! {
     /// Keys of `KeyedMap` entries whose value failed to parse, innermost
     /// first. The path tracker cannot read keys that carry a position, so it
-    /// writes `?` for them; `parse` puts these names back in their place.
+    /// records an unknown segment for them; `parse` puts these names back in
+    /// their place.
     static FAILED_KEYS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Replace the `?` segments of a tracked path, outermost first, with the
-/// keys recorded while the error travelled outwards (innermost first), and
-/// drop the `value` segments that `Spanned` wrappers add.
+/// Turn a tracked path into key path segments. Unknown segments take the
+/// keys recorded while the error travelled outwards (innermost first), the
+/// `value` segments that `Spanned` wrappers add are dropped, and a sequence
+/// index joins the segment before it (`steps[2]`). Map keys stay whole, so a
+/// key such as `wwdt.me` is one segment.
 ///
 /// NOTE: a real key named `value` would be dropped too; no inventory or
 /// playbook key has that name.
-fn fill_unknown_segments(path: &str, mut failed_keys: Vec<String>) -> String {
-    let segments: Vec<String> = path
-        .split('.')
-        .filter(|segment| *segment != "value")
-        .map(|segment| match segment {
-            "?" => failed_keys.pop().unwrap_or_else(|| "?".to_string()),
-            other => other.to_string(),
-        })
-        .collect();
-    segments.join(".")
+fn key_segments(
+    path: Option<&serde_path_to_error::Path>,
+    mut failed_keys: Vec<String>,
+) -> Vec<String> {
+    let mut segments: Vec<String> = Vec::new();
+    for segment in path.into_iter().flat_map(serde_path_to_error::Path::iter) {
+        match segment {
+            Segment::Seq { index } => match segments.last_mut() {
+                Some(last) => last.push_str(&format!("[{index}]")),
+                None => segments.push(format!("[{index}]")),
+            },
+            Segment::Map { key } if key == "value" => {}
+            Segment::Map { key } | Segment::Enum { variant: key } => segments.push(key.clone()),
+            Segment::Unknown => {
+                segments.push(failed_keys.pop().unwrap_or_else(|| "?".to_string()));
+            }
+        }
+    }
+    segments
 }
 
-fn to_diagnostic(file: &Path, key_path: &str, error: &serde_saphyr::Error) -> Diagnostic {
+fn to_diagnostic(
+    file: &Path,
+    mut segments: Vec<String>,
+    error: &serde_saphyr::Error,
+) -> Diagnostic {
     let at = match error.location() {
         Some(location) => SourceRef::new(file, location.line(), location.column()),
         None => SourceRef::file(file),
     };
     let message = plain_message(error);
     let hint = hint_for_parse_error(&message);
-    let mut key_path = if key_path == "." {
-        String::new()
-    } else {
-        key_path.replace('.', "/")
-    };
 
     // A duplicate key fails before its name reaches the path tracker.
     if let Some(duplicate) = message
         .strip_prefix("duplicate key `")
         .and_then(|rest| rest.strip_suffix('`'))
-        && let Some(parent) = key_path.strip_suffix("/?")
+        && let Some(last) = segments.last_mut()
+        && last == "?"
     {
-        key_path = format!("{parent}/{duplicate}");
+        *last = duplicate.to_string();
     }
 
-    Diagnostic::new(at, key_path, message).with_optional_hint(hint)
+    Diagnostic::new(at, segments.join("/"), message).with_optional_hint(hint)
 }
 
 /// The error text without the source snippet and the position suffix, since
@@ -272,6 +285,29 @@ mod tests {
             error.message
         );
         assert_eq!(error.hint.as_deref(), Some("did you mean `size`?"));
+    }
+
+    #[test]
+    fn key_path_keeps_dotted_keys_whole() {
+        let text = "droplets:\n  web.example:\n    sise: s-1vcpu-1gb\n";
+        let error = parse::<Document>(Path::new("f.yaml"), text).unwrap_err();
+
+        assert_eq!(error.key_path, "droplets/web.example/sise");
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Zones {
+        #[expect(dead_code, reason = "the test checks only the parse error")]
+        zones: indexmap::IndexMap<String, KeyedMap<Droplet>>,
+    }
+
+    #[test]
+    fn key_path_keeps_dotted_plain_map_keys() {
+        let text = "zones:\n  wwdt.me:\n    stats.staging:\n      typo: 1\n";
+        let error = parse::<Zones>(Path::new("f.yaml"), text).unwrap_err();
+
+        assert_eq!(error.key_path, "zones/wwdt.me/stats.staging/typo");
     }
 
     #[test]

@@ -337,7 +337,15 @@ pub enum TokenError {
     )]
     FileTooOpen { path: PathBuf, mode: u32 },
 
-    #[error("cannot read token file `{}`: {source}", path.display())]
+    #[error(
+        "token file `{}` is a folder, not a file; pass the file that holds the API token",
+        path.display()
+    )]
+    FileIsFolder { path: PathBuf },
+
+    /// The message leaves the cause out, since the error printer shows it
+    /// on its own `caused by:` line.
+    #[error("cannot read token file `{}`", path.display())]
     FileUnreadable {
         path: PathBuf,
         #[source]

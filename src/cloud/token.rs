@@ -46,6 +46,11 @@ pub fn read_token_file(path: &Path) -> Result<Secret, TokenError> {
     };
 
     let metadata = std::fs::metadata(path).map_err(unreadable)?;
+    if metadata.is_dir() {
+        return Err(TokenError::FileIsFolder {
+            path: path.to_path_buf(),
+        });
+    }
     let mode = metadata.permissions().mode() & 0o7777;
     if mode & 0o077 != 0 {
         return Err(TokenError::FileTooOpen {
@@ -95,6 +100,39 @@ mod tests {
         assert!(text.contains("0640"), "{text}");
         assert!(text.contains("chmod 600"), "{text}");
         assert!(!text.contains("dop_v1_secretvalue"), "{text}");
+    }
+
+    #[test]
+    fn token_file_folder_is_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+
+        let error = resolve_token_with(Some(dir.path()), |_| None).unwrap_err();
+        assert!(matches!(error, TokenError::FileIsFolder { .. }));
+        let text = error.to_string();
+        assert!(text.contains("is a folder, not a file"), "{text}");
+        assert!(!text.contains("chmod"), "{text}");
+    }
+
+    #[test]
+    fn missing_token_file_names_cause_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("absent");
+
+        let error = resolve_token_with(Some(&path), |_| None).unwrap_err();
+        let rendered = crate::error::render(&anyhow::Error::new(error));
+        assert_eq!(
+            rendered.matches("No such file or directory").count(),
+            1,
+            "{rendered}"
+        );
+        assert!(
+            rendered.starts_with(&format!(
+                "error: cannot read token file `{}`\n",
+                path.display()
+            )),
+            "{rendered}"
+        );
     }
 
     #[test]

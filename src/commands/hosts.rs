@@ -42,7 +42,7 @@ fn trust(global: &GlobalArgs, args: &TrustArgs) -> anyhow::Result<ExitCode> {
         .snapshot()
         .droplet(&args.host)
         .and_then(|owned| owned.address.clone());
-    let address = match args.address.clone().or(recorded) {
+    let address = match args.address.map(|ip| ip.to_string()).or(recorded) {
         Some(address) => address,
         None => {
             return Err(

@@ -77,12 +77,32 @@ fn report_ok(printer: &Printer, inventory: &Inventory) -> anyhow::Result<()> {
         .map(|name| format!(" with overlay `{name}`"))
         .unwrap_or_default();
     printer.text(&format!(
-        "inventory `{}`{overlay} is valid: {} fleets, {droplets} droplets, {} sites, {} zones with {records} records; playbooks {} are valid",
+        "inventory `{}`{overlay} is valid: {}, {}, {}, {} with {}; playbooks {} are valid",
         inventory.dir.display(),
-        inventory.fleets.len(),
-        inventory.sites.len(),
-        inventory.dns.zones.len(),
+        count(inventory.fleets.len(), "fleet"),
+        count(droplets, "droplet"),
+        count(inventory.sites.len(), "site"),
+        count(inventory.dns.zones.len(), "zone"),
+        count(records, "record"),
         playbook::COMMAND_PLAYBOOKS.join(", "),
     ))?;
     Ok(())
+}
+
+/// Formats `number` with `noun`, adding `s` unless the number is one.
+fn count(number: usize, noun: &str) -> String {
+    let plural = if number == 1 { "" } else { "s" };
+    format!("{number} {noun}{plural}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count;
+
+    #[test]
+    fn count_is_singular_for_one() {
+        assert_eq!(count(1, "zone"), "1 zone");
+        assert_eq!(count(0, "zone"), "0 zones");
+        assert_eq!(count(10, "record"), "10 records");
+    }
 }

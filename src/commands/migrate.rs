@@ -21,6 +21,7 @@ pub fn run(global: &GlobalArgs, args: &MigrateArgs) -> anyhow::Result<ExitCode> 
             params,
             plan: &args.plan,
             options,
+            distinct_fleets: Some(("from", "to")),
         },
     )
 }

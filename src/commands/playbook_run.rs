@@ -8,7 +8,7 @@ use crate::engine::interrupt::Interrupt;
 use crate::engine::journal::Journal;
 use crate::engine::plan::Plan;
 use crate::engine::runner::{self, RunRequest};
-use crate::error::ExitCode;
+use crate::error::{ExitCode, UserError};
 use crate::inventory::{self, Inventory};
 use crate::output::progress::Progress;
 use crate::output::{Printer, logging};
@@ -21,6 +21,9 @@ pub struct PlaybookCommand<'a> {
     pub params: Params,
     pub plan: &'a PlanArgs,
     pub options: RunOptions,
+    /// Two fleet parameters that must name different fleets once aliases
+    /// are resolved, such as `from` and `to` of a migration.
+    pub distinct_fleets: Option<(&'static str, &'static str)>,
 }
 
 pub fn run(global: &GlobalArgs, command: PlaybookCommand<'_>) -> anyhow::Result<ExitCode> {
@@ -28,6 +31,9 @@ pub fn run(global: &GlobalArgs, command: PlaybookCommand<'_>) -> anyhow::Result<
     let playbook = playbook::load(&global.playbooks, command.playbook, &inventory)
         .map_err(invalid("playbook"))?;
     let params = playbook.check_params(&inventory, &command.params)?;
+    if let Some(names) = command.distinct_fleets {
+        check_distinct_fleets(&inventory, &command.params, &params, names)?;
+    }
     let steps = playbook.resolve(&inventory, &params)?;
     let request = RunRequest {
         command: command_line(),
@@ -35,6 +41,10 @@ pub fn run(global: &GlobalArgs, command: PlaybookCommand<'_>) -> anyhow::Result<
         params,
         steps,
     };
+
+    if !command.plan.offline {
+        global.check_files()?;
+    }
 
     let printer = Printer::new(global.output, global.quiet);
     let dry_run = command.plan.dry_run;
@@ -92,6 +102,41 @@ pub fn run(global: &GlobalArgs, command: PlaybookCommand<'_>) -> anyhow::Result<
 
 pub fn load_inventory(global: &GlobalArgs) -> anyhow::Result<Inventory> {
     inventory::load(&global.inventory, global.overlay.as_deref()).map_err(invalid("inventory"))
+}
+
+/// Rejects two fleet parameters that resolve to the same fleet, such as
+/// `--from 2022 --to old-fleet` when `old-fleet` is an alias of `2022`.
+fn check_distinct_fleets(
+    inventory: &Inventory,
+    typed: &Params,
+    resolved: &Params,
+    (first, second): (&str, &str),
+) -> Result<(), UserError> {
+    let value = |params: &Params, name: &str| params.get(name).cloned().flatten();
+    let Some(fleet) = value(resolved, first) else {
+        return Ok(());
+    };
+    if value(resolved, second).as_deref() != Some(fleet.as_str()) {
+        return Ok(());
+    }
+
+    let first_typed = value(typed, first).unwrap_or_default();
+    let second_typed = value(typed, second).unwrap_or_default();
+    let others: Vec<String> = inventory
+        .fleets
+        .keys()
+        .filter(|name| **name != fleet)
+        .map(|name| format!("`{name}`"))
+        .collect();
+    let hint = if others.is_empty() {
+        "define a second fleet in the inventory to move to".to_string()
+    } else {
+        format!("give --{second} another fleet: {}", others.join(", "))
+    };
+    Err(UserError::usage(format!(
+        "--{first} `{first_typed}` and --{second} `{second_typed}` name the same fleet `{fleet}`"
+    ))
+    .with_hint(hint))
 }
 
 /// Wrap file diagnostics in an error that counts them.

@@ -24,6 +24,7 @@ pub fn run(global: &GlobalArgs, args: &ProvisionArgs) -> anyhow::Result<ExitCode
             params,
             plan: &args.plan,
             options,
+            distinct_fleets: None,
         },
     )
 }

@@ -21,6 +21,7 @@ pub fn run(global: &GlobalArgs, args: &TeardownArgs) -> anyhow::Result<ExitCode>
             params,
             plan: &args.plan,
             options,
+            distinct_fleets: None,
         },
     )
 }

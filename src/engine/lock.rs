@@ -121,18 +121,26 @@ impl RunLock {
     pub fn holder(&self) -> &LockHolder {
         &self.holder
     }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
 }
 
 impl Drop for RunLock {
     fn drop(&mut self) {
-        // Remove the file only while it still names this process, so a lock
-        // that `unlock --force` handed to another run is left alone.
-        if let Ok(Some(current)) = read_holder(&self.path)
-            && current.pid == self.holder.pid
-            && current.host == self.holder.host
-        {
-            let _ = std::fs::remove_file(&self.path);
-        }
+        release(&self.path, &self.holder);
+    }
+}
+
+/// Remove the lock file at `path` only while it still names `holder`, so a
+/// lock that `unlock --force` handed to another run is left alone.
+pub fn release(path: &Path, holder: &LockHolder) {
+    if let Ok(Some(current)) = read_holder(path)
+        && current.pid == holder.pid
+        && current.host == holder.host
+    {
+        let _ = std::fs::remove_file(path);
     }
 }
 

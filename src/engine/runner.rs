@@ -45,7 +45,7 @@ impl RunRequest {
 /// new one. Returns the finished journal.
 pub async fn apply(services: &Services, request: &RunRequest) -> anyhow::Result<Journal> {
     let lock_holder = LockHolder::current(&request.command, None);
-    let _lock = match lock::acquire(&services.state.lock_path(), lock_holder) {
+    let run_lock = match lock::acquire(&services.state.lock_path(), lock_holder) {
         Ok(lock) => lock,
         Err(error) => {
             let hint = error.hint();
@@ -57,6 +57,10 @@ pub async fn apply(services: &Services, request: &RunRequest) -> anyhow::Result<
         }
     };
 
+    services
+        .interrupt
+        .release_on_forced_stop(run_lock.path().to_path_buf(), run_lock.holder().clone());
+
     let store = JournalStore::new(services.state.runs_dir());
     let journal = match store.find_unfinished(&request.key())? {
         Some(previous) => resume(services, request, previous),
@@ -64,6 +68,7 @@ pub async fn apply(services: &Services, request: &RunRequest) -> anyhow::Result<
     };
     let writer = JournalWriter::create(store.path_of(&journal.run_id), journal)?;
     writer.update(|run| run.status = RunStatus::Running)?;
+    services.interrupt.record_on_forced_stop(writer.clone());
 
     let total = request.steps.len();
     for (index, step) in request.steps.iter().enumerate() {

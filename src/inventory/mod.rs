@@ -33,8 +33,8 @@ struct ParsedFile {
 /// Load and validate the inventory in `dir`, with the overlay `overlay` from
 /// `dir/overlays/` when given. Every problem in every file is returned at once.
 pub fn load(dir: &Path, overlay: Option<&str>) -> Result<Inventory, Diagnostics> {
-    let base_paths = list_base_files(dir)?;
     let mut diagnostics = Diagnostics::default();
+    let base_paths = list_base_files(dir, &mut diagnostics)?;
     let mut base = Vec::new();
     for path in base_paths {
         match parse_file(&path) {
@@ -71,16 +71,17 @@ pub fn load(dir: &Path, overlay: Option<&str>) -> Result<Inventory, Diagnostics>
         file: &parsed.path,
         is_overlay: false,
     }));
-    let origin = base
-        .first()
-        .map(|parsed| SourceRef::file(&parsed.path))
-        .unwrap_or_default();
-    let root = Layers::new(items, "", origin);
+    // A section that no file defines is reported at the folder, since no
+    // single file is to blame.
+    let root = Layers::new(items, "", SourceRef::file(dir));
 
     resolve::resolve(&root, dir, overlay)
 }
 
-fn list_base_files(dir: &Path) -> Result<Vec<PathBuf>, Diagnostics> {
+/// List the `*.yaml` files at the top of `dir`. An entry with a YAML name
+/// that is not a file, such as a folder named `database.yaml`, is reported
+/// in `diagnostics` rather than skipped.
+fn list_base_files(dir: &Path, diagnostics: &mut Diagnostics) -> Result<Vec<PathBuf>, Diagnostics> {
     let entries = std::fs::read_dir(dir).map_err(|error| {
         single(
             Diagnostic::new(SourceRef::file(dir), "", format!("cannot read the inventory folder: {error}"))
@@ -88,28 +89,39 @@ fn list_base_files(dir: &Path) -> Result<Vec<PathBuf>, Diagnostics> {
         )
     })?;
 
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|path| {
-            path.is_file()
-                && matches!(
-                    path.extension().and_then(|e| e.to_str()),
-                    Some("yaml" | "yml")
+    let mut paths: Vec<PathBuf> = Vec::new();
+    for path in entries.filter_map(Result::ok).map(|entry| entry.path()) {
+        if !matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        ) {
+            continue;
+        }
+        if path.is_file() {
+            paths.push(path);
+        } else {
+            diagnostics.push(
+                Diagnostic::new(
+                    SourceRef::file(&path),
+                    "",
+                    "has a YAML file name but is not a file",
                 )
-        })
-        .collect();
+                .with_hint("replace it with the inventory file, or rename or move it out of the inventory folder"),
+            );
+        }
+    }
     paths.sort();
 
     if paths.is_empty() {
-        return Err(single(
+        diagnostics.push(
             Diagnostic::new(
                 SourceRef::file(dir),
                 "",
                 "the inventory folder has no `.yaml` files",
             )
             .with_hint("pass `--inventory DIR` with the folder that holds the inventory files"),
-        ));
+        );
+        return Err(std::mem::take(diagnostics));
     }
     Ok(paths)
 }

@@ -1,8 +1,9 @@
 //! Logging with `tracing`: to stderr at the level `-v`/`-q` ask for, and to
 //! the state folder's log file at debug level or finer.
 
+use std::ffi::OsStr;
 use std::fs::OpenOptions;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -33,6 +34,10 @@ pub fn init(verbose: u8, quiet: bool, log_file: Option<&Path>, progress: &Progre
         })
         .with_target(false)
         .without_time()
+        .with_ansi(use_colour(
+            std::io::stderr().is_terminal(),
+            std::env::var_os("NO_COLOR").as_deref(),
+        ))
         .with_filter_boxed(stderr_filter);
 
     let file_layer = log_file.and_then(|path| {
@@ -54,6 +59,13 @@ pub fn init(verbose: u8, quiet: bool, log_file: Option<&Path>, progress: &Progre
         .with(stderr_layer)
         .with(file_layer)
         .try_init();
+}
+
+/// Decides whether stderr log lines get colour: only on a terminal, and not
+/// when NO_COLOR is set to a non-empty value (see no-color.org).
+fn use_colour(stderr_is_terminal: bool, no_color: Option<&OsStr>) -> bool {
+    let colour_disabled = no_color.is_some_and(|value| !value.is_empty());
+    stderr_is_terminal && !colour_disabled
 }
 
 /// Boxing keeps the two layers' filter types apart.
@@ -116,5 +128,27 @@ impl Drop for SuspendedLine {
         self.progress.suspend(|| {
             let _ = std::io::stderr().lock().write_all(&buffer);
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+
+    use super::use_colour;
+
+    #[test]
+    fn colour_only_on_terminal() {
+        assert!(use_colour(true, None));
+        assert!(!use_colour(false, None));
+    }
+
+    #[test]
+    fn colour_off_with_no_color() {
+        assert!(!use_colour(true, Some(OsStr::new("1"))));
+        assert!(
+            use_colour(true, Some(OsStr::new(""))),
+            "an empty NO_COLOR leaves colour on"
+        );
     }
 }

@@ -68,6 +68,7 @@ pub fn run(global: &GlobalArgs, args: &RenderArgs) -> anyhow::Result<ExitCode> {
     let inventory =
         inventory::load(&global.inventory, global.overlay.as_deref()).map_err(invalid)?;
 
+    check_out_folder(&args.out)?;
     let hosts = render_all(&inventory, args).map_err(user_error)?;
     let outputs = plan_outputs(&args.out, &hosts)?;
 
@@ -99,6 +100,19 @@ pub fn run(global: &GlobalArgs, args: &RenderArgs) -> anyhow::Result<ExitCode> {
 
     print_report(&printer, &report)?;
     Ok(ExitCode::Success)
+}
+
+/// Reject an `--out` that exists and is not a folder, before anything is
+/// rendered or written. A missing folder is created later.
+fn check_out_folder(out: &Path) -> Result<(), UserError> {
+    match std::fs::metadata(out) {
+        Ok(metadata) if !metadata.is_dir() => Err(UserError::usage(format!(
+            "--out `{}` is a file, not a folder",
+            out.display()
+        ))
+        .with_hint("pass a folder to write the rendered files into, such as `--out rendered`")),
+        _ => Ok(()),
+    }
 }
 
 /// Render every file and the user data of every droplet before anything is

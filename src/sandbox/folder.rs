@@ -22,6 +22,9 @@ pub const ROOT_DEFAULT: &str = "/var/lib/wwctl/sandbox";
 #[derive(Clone, Debug)]
 pub struct SandboxDir {
     pub path: PathBuf,
+    /// Whether `path` differs from this user's default folder, so commands
+    /// suggested in hints must name it with `--dir`.
+    pub non_default: bool,
 }
 
 /// The facts a running `sandbox serve` publishes about itself.
@@ -50,11 +53,28 @@ impl SandboxDir {
     /// Resolve the folder from `--dir`/`WWCTL_SANDBOX_DIR`, or the default
     /// for this user.
     pub fn resolve(explicit: Option<&Path>) -> anyhow::Result<Self> {
-        let path = match explicit {
-            Some(path) => path.to_path_buf(),
-            None => default_path()?,
+        let Some(path) = explicit else {
+            return Ok(Self {
+                path: default_path()?,
+                non_default: false,
+            });
         };
-        Ok(Self { path })
+        let non_default = default_path().map_or(true, |default| default != path);
+        Ok(Self {
+            path: path.to_path_buf(),
+            non_default,
+        })
+    }
+
+    /// Format a `wwctl sandbox` command line for a hint, with `--dir` when
+    /// this folder is not the default one: `command("down")` returns
+    /// `wwctl sandbox --dir /tmp/sb down`.
+    pub fn command(&self, subcommand: &str) -> String {
+        if !self.non_default {
+            return format!("wwctl sandbox {subcommand}");
+        }
+        let dir = crate::remote::quote::quote(&self.path.to_string_lossy());
+        format!("wwctl sandbox --dir {dir} {subcommand}")
     }
 
     pub fn state_file(&self) -> PathBuf {
@@ -155,7 +175,10 @@ impl SandboxDir {
         };
         let runtime = serde_json::from_slice(&text)
             .with_context(|| format!("`{}` is not a sandbox runtime file", path.display()))
-            .hint("stop the sandbox with `wwctl sandbox down`, then start it again")?;
+            .hint(format!(
+                "stop the sandbox with `{}`, then start it again",
+                self.command("down")
+            ))?;
         Ok(Some(runtime))
     }
 
@@ -227,4 +250,32 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> 
         let _ = fs::remove_file(&temporary);
         anyhow::Error::new(error).context(format!("cannot write `{}`", path.display()))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::SandboxDir;
+
+    #[test]
+    fn command_names_non_default_folder() {
+        let dir = SandboxDir {
+            path: PathBuf::from("/tmp/my sandbox"),
+            non_default: true,
+        };
+        assert_eq!(
+            dir.command("down"),
+            "wwctl sandbox --dir '/tmp/my sandbox' down"
+        );
+    }
+
+    #[test]
+    fn command_omits_default_folder() {
+        let dir = SandboxDir::resolve(None).unwrap();
+        assert_eq!(dir.command("down"), "wwctl sandbox down");
+
+        let same = SandboxDir::resolve(Some(&dir.path)).unwrap();
+        assert_eq!(same.command("down"), "wwctl sandbox down");
+    }
 }

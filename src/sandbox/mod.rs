@@ -28,6 +28,8 @@ use std::path::PathBuf;
 
 use crate::cli::GlobalArgs;
 use crate::error::ExitCode;
+use folder::SandboxDir;
+use lab::cli::LabCommand;
 
 #[derive(Debug, clap::Args)]
 pub struct SandboxArgs {
@@ -70,14 +72,74 @@ pub fn run(global: &GlobalArgs, args: &SandboxArgs) -> anyhow::Result<ExitCode> 
         SandboxCommand::Status => control::status(global, &dir),
         SandboxCommand::Down => control::down(global, &dir),
         SandboxCommand::Faults(faults) => control::faults(global, &dir, faults),
-        SandboxCommand::Lab(lab_args) => lab::cli::run(global, &lab_args.command),
-        SandboxCommand::Exec(exec_args) => {
-            // The lab of this sandbox folder, unless --lab-dir names another.
-            let mut exec_args = exec_args.clone();
-            if exec_args.lab.lab_dir.is_none() {
-                exec_args.lab.lab_dir = Some(dir.path.join("lab"));
+        SandboxCommand::Lab(lab_args) => {
+            // A sandbox folder given with --dir contains the lab to act on;
+            // without it, the lab commands keep their own default folder.
+            let mut command = lab_args.command.clone();
+            if dir.non_default {
+                use_sandbox_lab(&dir, &mut command);
             }
-            lab::cli::run(global, &lab::cli::LabCommand::Exec(exec_args))
+            lab::cli::run(global, &command)
         }
+        SandboxCommand::Exec(exec_args) => {
+            if exec_args.lab.lab_dir.is_none() {
+                control::lab::require_lab_hosts(&dir)?;
+            }
+            let mut command = LabCommand::Exec(exec_args.clone());
+            use_sandbox_lab(&dir, &mut command);
+            lab::cli::run(global, &command)
+        }
+    }
+}
+
+/// Point `command` at the lab of the sandbox folder `dir`, unless --lab-dir
+/// (or WWCTL_LAB_DIR) names another.
+fn use_sandbox_lab(dir: &SandboxDir, command: &mut LabCommand) {
+    if let Some(lab) = command.lab_dir_args_mut()
+        && lab.lab_dir.is_none()
+    {
+        lab.lab_dir = Some(dir.path.join("lab"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::use_sandbox_lab;
+    use crate::sandbox::folder::SandboxDir;
+    use crate::sandbox::lab::cli::{LabCommand, LabDirArgs};
+
+    #[test]
+    fn lab_status_uses_sandbox_folder() {
+        let dir = SandboxDir {
+            path: PathBuf::from("/tmp/sb"),
+            non_default: true,
+        };
+        let mut command = LabCommand::Status(LabDirArgs { lab_dir: None });
+        use_sandbox_lab(&dir, &mut command);
+
+        let LabCommand::Status(args) = command else {
+            panic!("the command changed kind");
+        };
+        assert_eq!(args.lab_dir, Some(PathBuf::from("/tmp/sb/lab")));
+    }
+
+    #[test]
+    fn explicit_lab_dir_is_kept() {
+        let dir = SandboxDir {
+            path: PathBuf::from("/tmp/sb"),
+            non_default: true,
+        };
+        let explicit = Some(PathBuf::from("/srv/lab"));
+        let mut command = LabCommand::Status(LabDirArgs {
+            lab_dir: explicit.clone(),
+        });
+        use_sandbox_lab(&dir, &mut command);
+
+        let LabCommand::Status(args) = command else {
+            panic!("the command changed kind");
+        };
+        assert_eq!(args.lab_dir, explicit);
     }
 }

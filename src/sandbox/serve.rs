@@ -35,7 +35,10 @@ pub fn run(
             running.pid,
             running.api_url()
         ))
-        .with_hint("stop it with `wwctl sandbox down`, or use another --dir")
+        .with_hint(format!(
+            "stop it with `{}`, or use another --dir",
+            dir.command("down")
+        ))
         .into());
     }
 
@@ -52,13 +55,16 @@ pub fn run(
 
 /// Check that the host backend the options ask for can run here, before
 /// `up` starts a daemon that would fail.
-pub fn check_backend(options: &ServeOptions) -> anyhow::Result<()> {
+pub fn check_backend(dir: &SandboxDir, options: &ServeOptions) -> anyhow::Result<()> {
     if options.api_only || nix::unistd::geteuid().is_root() {
         return Ok(());
     }
     Err(
         UserError::usage("the sandbox's lab hosts need root (network namespaces, mounts)")
-            .with_hint("run as root, or start the API alone with `wwctl sandbox up --api-only`")
+            .with_hint(format!(
+                "run as root, or start the API alone with `{}`",
+                dir.command("up --api-only")
+            ))
             .into(),
     )
 }
@@ -66,14 +72,14 @@ pub fn check_backend(options: &ServeOptions) -> anyhow::Result<()> {
 /// Choose the machines behind droplets: none with `--api-only`, else the
 /// lab that `sandbox up` brought up in the sandbox folder.
 fn host_backend(dir: &SandboxDir, options: &ServeOptions) -> anyhow::Result<Arc<dyn HostBackend>> {
-    check_backend(options)?;
+    check_backend(dir, options)?;
     if options.api_only {
         return Ok(Arc::new(NoHosts));
     }
     let lab = Lab::open(&dir.path.join("lab"))?;
     if !lab.status().bridge_up {
         return Err(UserError::usage("the sandbox's lab is not up")
-            .with_hint("start the sandbox with `wwctl sandbox up`")
+            .with_hint(format!("start the sandbox with `{}`", dir.command("up")))
             .into());
     }
     Ok(Arc::new(lab))

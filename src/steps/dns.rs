@@ -406,8 +406,8 @@ async fn nameservers(
     cloud: &CloudClient,
     zone: &str,
 ) -> anyhow::Result<Vec<SocketAddr>> {
-    if let Some(server) = &ctx.services.global.dns_server {
-        return Ok(vec![dns_query::resolve_server(server, 53).await?]);
+    if let Some(server) = ctx.services.global.dns_server {
+        return Ok(vec![server]);
     }
     let filter = RecordFilter {
         kind: Some(RecordType::NS),

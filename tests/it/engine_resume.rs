@@ -197,3 +197,68 @@ fn failed_step_stops_the_run_and_resumes_there() {
     assert_eq!(status["runs"][0]["status"], "failed");
     assert_eq!(status["runs"][0]["steps"][0]["state"], "failed");
 }
+
+#[test]
+fn second_interrupt_marks_run_and_frees_lock() {
+    use std::io::{BufRead, BufReader};
+
+    let scenario = Scenario::new();
+    let mut child = scenario.spawn();
+    wait_for(&scenario.markers.join("second-started"));
+
+    // Signal wwctl alone: its step's shell keeps running, so the second
+    // signal finds the step still running.
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let mut stderr_lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let acknowledged = stderr_lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|line| line.contains("stopping after the current step"));
+    assert!(
+        acknowledged,
+        "wwctl did not acknowledge the first interrupt"
+    );
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+
+    let code = child.wait().unwrap().code();
+    let group = nix::unistd::Pid::from_raw(-(pid.as_raw()));
+    let _ = nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGKILL);
+    assert_eq!(code, Some(6));
+
+    let status = scenario.status_json();
+    let run = &status["runs"][0];
+    assert_eq!(run["status"], "interrupted");
+    assert_eq!(
+        run["steps"][1]["state"], "running",
+        "the step stopped at once stays marked running"
+    );
+    assert!(status["lock"].is_null(), "the lock was released: {status}");
+}
+
+#[test]
+fn redirected_log_has_no_colour() {
+    let scenario = Scenario::new();
+    std::fs::write(scenario.markers.join("release"), "").unwrap();
+
+    // A lock left by a process that is gone makes the run log a warning.
+    std::fs::create_dir_all(&scenario.state).unwrap();
+    let stale = serde_json::json!({
+        "pid": u32::MAX - 7,
+        "host": nix::unistd::gethostname().unwrap().into_string().unwrap(),
+        "process_start": null,
+        "started_at": "2026-01-01T00:00:00Z",
+        "command": "wwctl provision 2023",
+        "run_id": null,
+    });
+    std::fs::write(scenario.state.join("lock"), stale.to_string()).unwrap();
+
+    let output = scenario.command().output().unwrap();
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(text.contains("stale lock"), "no warning logged: {text}");
+    assert!(
+        !text.contains('\u{1b}'),
+        "colour codes in redirected stderr: {text:?}"
+    );
+}

@@ -172,3 +172,71 @@ fn json_output_lists_diagnostics() {
     );
     assert_eq!(report["diagnostics"][0]["at"]["line"], 8);
 }
+
+#[test]
+fn dotted_zone_and_record_names_stay_whole() {
+    let (code, text) = check_broken("dns.yaml", "      cutover_ttl: 60", "      cutover_tll: 60");
+    assert_eq!(code, Some(3));
+    assert!(
+        text.contains("dns/zones/wwdt.me/cutover_tll: unknown field"),
+        "{text}"
+    );
+
+    let (code, text) = check_broken(
+        "dns.yaml",
+        "stats.staging:   { type: A,",
+        "stats.staging:   { typo: A,",
+    );
+    assert_eq!(code, Some(3));
+    assert!(
+        text.contains("dns/zones/wwdt.me/records/stats.staging/typo: unknown field"),
+        "{text}"
+    );
+}
+
+/// Run `inventory check` on `inventory` and return the exit code and stderr
+/// with the folder replaced by `INV`.
+fn check_folder(inventory: &std::path::Path) -> (Option<i32>, String) {
+    let output = wwctl()
+        .args(["inventory", "check", "--inventory"])
+        .arg(inventory)
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        stderr(&output).replace(&inventory.display().to_string(), "INV"),
+    )
+}
+
+#[test]
+fn missing_section_names_the_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = copy_inventory(dir.path());
+    std::fs::remove_file(inventory.join("database.yaml")).unwrap();
+
+    let (code, text) = check_folder(&inventory);
+    assert_eq!(code, Some(3));
+    assert!(
+        text.contains(
+            "INV: database: no inventory file in this folder defines the required section `database`"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("hint: add `database.yaml`"), "{text}");
+    assert!(!text.contains("dns.yaml"), "{text}");
+}
+
+#[test]
+fn folder_with_yaml_name_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = copy_inventory(dir.path());
+    std::fs::remove_file(inventory.join("database.yaml")).unwrap();
+    std::fs::create_dir(inventory.join("database.yaml")).unwrap();
+
+    let (code, text) = check_folder(&inventory);
+    assert_eq!(code, Some(3));
+    assert!(
+        text.contains("INV/database.yaml: has a YAML file name but is not a file"),
+        "{text}"
+    );
+}

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod cli_flags;
 mod cloud;
 mod cloud_on_emulator;
 mod database;

@@ -92,3 +92,30 @@ fn offline_requires_dry_run() {
     assert_eq!(output.status.code(), Some(3));
     assert!(stderr(&output).contains("--dry-run"), "{}", stderr(&output));
 }
+
+#[test]
+fn same_fleet_twice_is_usage_error() {
+    let cases = [
+        ["migrate", "--from", "2022", "--to", "2022"],
+        ["migrate", "--from", "2022", "--to", "old-fleet"],
+        ["rollback", "--from", "old-fleet", "--to", "2022"],
+    ];
+    for args in cases {
+        let state = tempfile::tempdir().unwrap();
+        let output = wwctl()
+            .args(args)
+            .args(["--dry-run", "--offline"])
+            .arg("--state-dir")
+            .arg(state.path().join("state"))
+            .output()
+            .unwrap();
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(3), "{args:?}: {message}");
+        assert!(message.contains("name the same fleet `2022`"), "{message}");
+        assert!(
+            message.contains("`2023`"),
+            "hint lacks the other fleet: {message}"
+        );
+        assert!(output.stdout.is_empty(), "{args:?} printed a plan");
+    }
+}

@@ -238,3 +238,27 @@ fn ttl_under_minimum_is_rejected() {
         "{message}"
     );
 }
+
+#[test]
+fn out_naming_a_file_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("passwd");
+    fs::write(&file, "root:x:0:0::/root:/bin/sh\n").unwrap();
+
+    let out = file.to_str().unwrap();
+    let output = wwctl(
+        &repo_root().join("inventory"),
+        &["render", "--fleet", "2023", "--out", out],
+    );
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains(&format!("--out `{out}` is a file, not a folder")),
+        "{text}"
+    );
+    assert_eq!(
+        fs::read_to_string(&file).unwrap(),
+        "root:x:0:0::/root:/bin/sh\n",
+        "the file was changed"
+    );
+}

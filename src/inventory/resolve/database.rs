@@ -44,8 +44,8 @@ pub(super) fn resolve_database(ctx: &mut Ctx<'_>, root: &Layers<'_, RawInventory
         ctx.report_with_hint(
             root.origin.clone(),
             "database",
-            "missing required section `database`",
-            "add `database:` with its `name` and `users`",
+            "no inventory file in this folder defines the required section `database`",
+            "add `database.yaml` to the inventory folder with a `database:` section holding its `name` and `users`",
         );
     }
 

@@ -212,8 +212,8 @@ fn resolve_project(ctx: &mut Ctx<'_>, root: &Layers<'_, RawInventory>) -> Projec
         ctx.report_with_hint(
             root.origin.clone(),
             "project",
-            "missing required section `project`",
-            "add a `project:` section with `name`, `region`, `image` and `current_fleet`",
+            "no inventory file in this folder defines the required section `project`",
+            "add `project.yaml` to the inventory folder with a `project:` section holding `name`, `region`, `image` and `current_fleet`",
         );
     }
 

@@ -27,7 +27,7 @@ pub fn has_lab(dir: &SandboxDir) -> bool {
 /// Bring the lab up, or reuse it when it still runs from an earlier
 /// daemon of this folder (its hosts keep running across daemon restarts).
 pub fn ensure_up(dir: &SandboxDir) -> anyhow::Result<Lab> {
-    require_root()?;
+    require_root(dir)?;
     let path = lab_dir(dir);
     let lab = Lab::open(&path)?;
     if lab.status().bridge_up && has_lab(dir) {
@@ -101,7 +101,7 @@ pub fn down(dir: &SandboxDir) -> anyhow::Result<bool> {
     if !path.exists() {
         return Ok(false);
     }
-    require_root()?;
+    require_root(dir)?;
     Lab::open(&path)?
         .down()
         .context("cannot take the lab down")?;
@@ -109,13 +109,39 @@ pub fn down(dir: &SandboxDir) -> anyhow::Result<bool> {
     Ok(true)
 }
 
-fn require_root() -> anyhow::Result<()> {
+/// Reject running a command in a lab host of a sandbox that runs API-only:
+/// its droplets have no hosts behind them.
+pub fn require_lab_hosts(dir: &SandboxDir) -> anyhow::Result<()> {
+    let runtime = dir.running()?;
+    check_lab_hosts(dir, runtime.as_ref())?;
+    Ok(())
+}
+
+fn check_lab_hosts(dir: &SandboxDir, runtime: Option<&Runtime>) -> Result<(), UserError> {
+    match runtime {
+        Some(runtime) if runtime.api_only => Err(UserError::usage(format!(
+            "the sandbox in `{}` runs API-only, and an API-only sandbox has no lab hosts",
+            dir.path.display()
+        ))
+        .with_hint(format!(
+            "restart it with lab hosts, as root: `{}`, then `{}`",
+            dir.command("down"),
+            dir.command("up")
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn require_root(dir: &SandboxDir) -> anyhow::Result<()> {
     if nix::unistd::geteuid().is_root() {
         return Ok(());
     }
     Err(
         UserError::usage("lab hosts need root (network namespaces, mounts)")
-            .with_hint("run as root, or start the API alone with `wwctl sandbox up --api-only`")
+            .with_hint(format!(
+                "run as root, or start the API alone with `{}`",
+                dir.command("up --api-only")
+            ))
             .into(),
     )
 }
@@ -125,8 +151,65 @@ fn require_root() -> anyhow::Result<()> {
 pub fn lab_for_signing(sandbox_dir: &Path) -> anyhow::Result<Lab> {
     let path = sandbox_dir.join("lab");
     if !path.join("keys").exists() {
-        return Err(anyhow::anyhow!("`{}` has no lab", sandbox_dir.display()))
-            .hint("start the sandbox with its lab hosts (`wwctl sandbox up`) and export `wwctl sandbox env`");
+        let dir = SandboxDir::resolve(Some(sandbox_dir))?;
+        return Err(anyhow::anyhow!("`{}` has no lab", sandbox_dir.display())).hint(format!(
+            "start the sandbox with its lab hosts (`{}`) and export `{}`",
+            dir.command("up"),
+            dir.command("env")
+        ));
     }
     Lab::open(&path)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::check_lab_hosts;
+    use crate::sandbox::folder::{Runtime, SandboxDir};
+
+    fn runtime(api_only: bool) -> Runtime {
+        Runtime {
+            pid: 1,
+            api: "127.0.0.1:8080".parse().unwrap(),
+            dns: "127.0.0.1:5353".parse().unwrap(),
+            api_only,
+            time_scale: 1.0,
+            public_url: "http://127.0.0.1:8080".to_string(),
+            started_at: jiff::Timestamp::UNIX_EPOCH,
+            version: "0.1.0".to_string(),
+        }
+    }
+
+    #[test]
+    fn api_only_sandbox_has_no_lab_hosts() {
+        let dir = SandboxDir {
+            path: PathBuf::from("/tmp/sb"),
+            non_default: true,
+        };
+        let error = check_lab_hosts(&dir, Some(&runtime(true))).unwrap_err();
+        assert!(
+            error
+                .message
+                .contains("an API-only sandbox has no lab hosts"),
+            "{}",
+            error.message
+        );
+        let hint = error.hint.unwrap();
+        assert!(
+            hint.contains("`wwctl sandbox --dir /tmp/sb down`"),
+            "{hint}"
+        );
+        assert!(hint.contains("`wwctl sandbox --dir /tmp/sb up`"), "{hint}");
+    }
+
+    #[test]
+    fn sandbox_with_lab_passes() {
+        let dir = SandboxDir {
+            path: PathBuf::from("/tmp/sb"),
+            non_default: false,
+        };
+        assert!(check_lab_hosts(&dir, Some(&runtime(false))).is_ok());
+        assert!(check_lab_hosts(&dir, None).is_ok());
+    }
 }

@@ -49,7 +49,7 @@ pub fn up(
     options: &ServeOptions,
 ) -> anyhow::Result<ExitCode> {
     let printer = Printer::new(global.output, global.quiet);
-    crate::sandbox::serve::check_backend(options)?;
+    crate::sandbox::serve::check_backend(dir, options)?;
 
     dir.create()?;
     if let Some(running) = dir.running()? {
@@ -59,7 +59,7 @@ pub fn up(
             running.pid,
             running.api_url()
         ))
-        .with_hint("stop it first with `wwctl sandbox down`")
+        .with_hint(format!("stop it first with `{}`", dir.command("down")))
         .into());
     }
     dir.clear_runtime();
@@ -165,7 +165,11 @@ pub fn env(global: &GlobalArgs, dir: &SandboxDir) -> anyhow::Result<ExitCode> {
     let token = dir
         .read_token()?
         .ok_or_else(|| anyhow::anyhow!("the sandbox folder `{}` has no token", dir.path.display()))
-        .hint("restart the sandbox with `wwctl sandbox down` and `wwctl sandbox up --api-only`")?;
+        .hint(format!(
+            "restart the sandbox with `{}` and `{}`",
+            dir.command("down"),
+            dir.command("up --api-only")
+        ))?;
 
     let mut variables = vec![
         ("WWCTL_API_URL", runtime.api_url()),
@@ -380,7 +384,7 @@ fn account_token(dir: &SandboxDir) -> anyhow::Result<Secret> {
 fn require_running(dir: &SandboxDir) -> anyhow::Result<Runtime> {
     dir.running()?.ok_or_else(|| {
         UserError::usage(format!("no sandbox runs from `{}`", dir.path.display()))
-            .with_hint("start one with `wwctl sandbox up --api-only`")
+            .with_hint(format!("start one with `{}`", dir.command("up --api-only")))
             .into()
     })
 }

@@ -45,7 +45,7 @@ pub struct ExecArgs {
 }
 
 /// A host booted without the emulator, for trying the lab by hand.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct BootArgs {
     #[command(flatten)]
     pub lab: LabDirArgs,
@@ -73,7 +73,7 @@ pub enum PowerAction {
     Shutdown,
 }
 
-#[derive(Debug, clap::Subcommand)]
+#[derive(Debug, Clone, clap::Subcommand)]
 pub enum LabCommand {
     /// Set up the lab alone (bridge, host template, CA, controller key, git daemon), without the emulator.
     Up(LabDirArgs),
@@ -118,6 +118,19 @@ pub enum LabCommand {
     /// Print the host's services and states as JSON (run inside the host).
     #[command(hide = true)]
     Services,
+}
+
+impl LabCommand {
+    /// Returns the lab folder option of the commands that take one.
+    pub fn lab_dir_args_mut(&mut self) -> Option<&mut LabDirArgs> {
+        match self {
+            LabCommand::Up(args) | LabCommand::Down(args) | LabCommand::Status(args) => Some(args),
+            LabCommand::Exec(args) => Some(&mut args.lab),
+            LabCommand::Boot(args) => Some(&mut args.lab),
+            LabCommand::Destroy { lab, .. } => Some(lab),
+            _ => None,
+        }
+    }
 }
 
 /// Run a lab command. The stand-ins and `exec` exit the process with the

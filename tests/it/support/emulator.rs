@@ -49,6 +49,7 @@ impl Emulator {
 
         let folder = SandboxDir {
             path: dir.to_path_buf(),
+            non_default: true,
         };
         let started = Instant::now();
         let runtime = loop {
