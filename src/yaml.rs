@@ -140,8 +140,31 @@ fn plain_message(error: &serde_saphyr::Error) -> String {
             .unwrap_or(rest);
         return format!("duplicate key `{key}`");
     }
+    for (jargon, plain) in PLAIN_WORDS {
+        if message == *jargon {
+            return (*plain).to_string();
+        }
+    }
+    if let Some(kind) = message.strip_prefix("invalid ")
+        && matches!(kind, "u8" | "u16" | "u32" | "u64" | "i32" | "i64" | "usize")
+    {
+        return "expected a whole number".to_string();
+    }
     message.to_string()
 }
+
+/// The parser's words for common mistakes, and the same in plain words.
+const PLAIN_WORDS: &[(&str, &str)] = &[
+    ("invalid f64", "expected a number"),
+    ("invalid bool", "expected `true` or `false`"),
+    ("expected sequence start", "expected a list"),
+    ("expected mapping start", "expected keys with values"),
+    ("expected string scalar", "expected a text value"),
+    (
+        "unexpected end of input",
+        "the file ends before any content",
+    ),
+];
 
 fn hint_for_parse_error(message: &str) -> Option<String> {
     if let Some(rest) = message.strip_prefix("unknown field `") {
@@ -158,7 +181,27 @@ fn hint_for_parse_error(message: &str) -> Option<String> {
     if message.starts_with("duplicate key") {
         return Some("each key may appear once in a mapping; remove or rename one".to_string());
     }
-    None
+    let hint = match message {
+        "expected a whole number" => "write digits only, such as `200`, without quotes or units",
+        "expected a number" => "write a number such as `0.5`, without quotes or units",
+        "expected `true` or `false`" => "write `true` or `false` without quotes",
+        "expected a list" => {
+            "write a list as `[a, b]`, or as lines starting with `- ` indented under the key"
+        }
+        "expected keys with values" => "write `key: value` lines indented under this key",
+        "expected a text value" => "look for an unclosed `[`, `{` or quote before this point",
+        "the file ends before any content" => {
+            "the file is empty; give it its top-level section, such as `database:`, or remove it"
+        }
+        _ if message.contains("indicator") => {
+            "look for an unclosed `[`, `{` or quote before this point"
+        }
+        _ if message.starts_with("unexpected character") => {
+            "look for mismatched quotes before this point: a value that starts with a quote must end with the same quote"
+        }
+        _ => return None,
+    };
+    Some(hint.to_string())
 }
 
 /// An ordered YAML mapping whose keys keep their positions, so validation can
@@ -317,6 +360,32 @@ mod tests {
 
         assert_eq!(error.at.line, 3);
         assert!(error.message.contains("duplicate"), "{}", error.message);
+    }
+
+    #[test]
+    fn parser_jargon_becomes_plain_words_with_hint() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Limits {
+            max: u64,
+            names: Vec<String>,
+        }
+        let cases = [
+            (
+                "max: lots\nnames: []\n",
+                "expected a whole number",
+                "digits only",
+            ),
+            ("max: 1\nnames: proxy\n", "expected a list", "`[a, b]`"),
+        ];
+        for (text, message, hint) in cases {
+            let error = parse::<Limits>(Path::new("limits.yaml"), text).unwrap_err();
+            assert_eq!(error.message, message, "{text}");
+            assert!(
+                error.hint.as_deref().unwrap_or("").contains(hint),
+                "{text}: {error:?}"
+            );
+        }
     }
 
     #[test]
