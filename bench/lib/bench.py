@@ -280,7 +280,11 @@ def report(results, out):
     for route, count in sorted(plan.get("lists", {}).items()):
         lines.append(f"| `{route}` calls | {count} |")
     lines += [f"| list calls in all | {plan.get('list_calls', '?')} (fewest pagination allows: "
-              f"{plan.get('fewest', '?')}) |"]
+              f"{plan.get('fewest', '?')}: one page of the old fleet's droplets by tag, one page per "
+              f"production record by type and name; listing the whole zone would take "
+              f"{plan.get('whole_zone_pages', '?')} pages) |"]
+    for route, count in sorted(plan.get("reads", {}).items()):
+        lines.append(f"| `{route}` reads | {count} |")
     if plan_time:
         cpu = plan_time["user"] + plan_time["system"]
         plan_met = cpu < 1.0

@@ -1,10 +1,12 @@
 //! Connections and stores that steps open on first use.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::sync::OnceCell;
 
+use crate::cloud::models::DomainRecord;
 use crate::cloud::{self, CloudClient};
 use crate::engine::context::Services;
 use crate::remote::SshSettings;
@@ -17,9 +19,30 @@ pub struct Lazy {
     cloud: OnceCell<Arc<CloudClient>>,
     resources: OnceCell<Arc<ResourceStore>>,
     connections: OnceCell<Arc<Connections>>,
+    /// DNS records read while planning, by zone, type and name. A dry run
+    /// changes nothing, so each record is read from the API once however
+    /// many steps plan it.
+    planned_records: std::sync::Mutex<HashMap<String, Option<DomainRecord>>>,
 }
 
 impl Services {
+    /// Returns a DNS record read earlier in this dry run, by its key.
+    pub fn planned_record(&self, key: &str) -> Option<Option<DomainRecord>> {
+        self.planned_records().get(key).cloned()
+    }
+
+    /// Keeps a DNS record read in this dry run for the steps planned next.
+    pub fn remember_planned_record(&self, key: String, record: Option<DomainRecord>) {
+        self.planned_records().insert(key, record);
+    }
+
+    fn planned_records(&self) -> std::sync::MutexGuard<'_, HashMap<String, Option<DomainRecord>>> {
+        self.lazy
+            .planned_records
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Returns the DigitalOcean API client, with the token from the
     /// environment or `--token-file`.
     pub async fn cloud(&self) -> anyhow::Result<Arc<CloudClient>> {

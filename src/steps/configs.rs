@@ -458,10 +458,20 @@ async fn apply_one(ctx: &StepContext<'_>, name: &str) -> anyhow::Result<()> {
     if !apps.is_empty() {
         sync::sync(&host, &apps, None).await?;
     }
-    let mut actions = service_actions(&config, &look).into_iter().peekable();
-    while let Some((unit, action)) = actions.next_if(|(unit, _)| unit != NGINX_UNIT) {
-        act(&host, &unit, action).await?;
+    // The database and systemd first, in order; then the apps, which do
+    // not depend on each other, at once; NGINX last, below.
+    let app_services = config.app_services();
+    let (nginx_actions, actions): (Vec<_>, Vec<_>) = service_actions(&config, &look)
+        .into_iter()
+        .partition(|(unit, _)| unit == NGINX_UNIT);
+    let (apps, actions): (Vec<_>, Vec<_>) = actions
+        .into_iter()
+        .partition(|(unit, _)| app_services.contains(&unit.as_str()));
+    for (unit, action) in &actions {
+        act(&host, unit, *action).await?;
     }
+    futures_util::future::try_join_all(apps.iter().map(|(unit, action)| act(&host, unit, *action)))
+        .await?;
 
     let nginx = specs_of(&changed, |reader| *reader == Reader::Nginx);
     if !nginx.is_empty() {
@@ -473,8 +483,8 @@ async fn apply_one(ctx: &StepContext<'_>, name: &str) -> anyhow::Result<()> {
         argv.extend(look.stale.iter().map(String::as_str));
         host.run(&Cmd::new(&argv)).await?;
     }
-    for (unit, action) in actions {
-        act(&host, &unit, action).await?;
+    for (unit, action) in &nginx_actions {
+        act(&host, unit, *action).await?;
     }
 
     let other = specs_of(&changed, |reader| *reader == Reader::Other);

@@ -87,8 +87,31 @@ pub fn managed<'a>(ctx: &'a StepContext<'_>) -> anyhow::Result<Vec<Managed<'a>>>
     Ok(found)
 }
 
-/// Reads the record of `managed`'s type and name as the API has it now.
+/// Reads the record of `managed`'s type and name as the API has it now. A
+/// dry run reads each record once and plans every step from that read.
 async fn current(
+    ctx: &StepContext<'_>,
+    cloud: &CloudClient,
+    managed: &Managed<'_>,
+) -> anyhow::Result<Option<DomainRecord>> {
+    if !ctx.is_dry_run() {
+        return read_current(cloud, managed).await;
+    }
+    let key = format!(
+        "{} {} {}",
+        managed.zone.name,
+        managed.record_type(),
+        managed.fqdn()
+    );
+    if let Some(record) = ctx.services.planned_record(&key) {
+        return Ok(record);
+    }
+    let record = read_current(cloud, managed).await?;
+    ctx.services.remember_planned_record(key, record.clone());
+    Ok(record)
+}
+
+async fn read_current(
     cloud: &CloudClient,
     managed: &Managed<'_>,
 ) -> anyhow::Result<Option<DomainRecord>> {
@@ -160,7 +183,7 @@ pub async fn plan_lower(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
     for managed in managed(ctx)? {
         let wanted = ctx.address_of(&managed.droplet).await?;
         let label = format!("{} {}", managed.record.record_type, managed.fqdn());
-        match current(&cloud, &managed).await? {
+        match current(ctx, &cloud, &managed).await? {
             None => plan.changes.push(Change::no_change(
                 Some(label),
                 "no record yet; the switch creates it",
@@ -197,7 +220,7 @@ pub async fn plan_lower(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
 pub async fn apply_lower(ctx: &StepContext<'_>) -> anyhow::Result<()> {
     let cloud = ctx.services.cloud().await?;
     for managed in managed(ctx)? {
-        let Some(record) = current(&cloud, &managed).await? else {
+        let Some(record) = current(ctx, &cloud, &managed).await? else {
             continue;
         };
         let wanted = ctx.address_of(&managed.droplet).await?;
@@ -268,7 +291,7 @@ pub async fn plan_switch(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
         let shown = wanted
             .clone()
             .unwrap_or_else(|| KNOWN_AFTER_APPLY.to_string());
-        match current(&cloud, &managed).await? {
+        match current(ctx, &cloud, &managed).await? {
             Some(record) if wanted.is_some() && record.data == wanted => {
                 plan.changes
                     .push(Change::no_change(Some(label), format!("points at {shown}")));
@@ -310,7 +333,7 @@ pub async fn apply_switch(ctx: &StepContext<'_>) -> anyhow::Result<()> {
                 managed.fqdn()
             )
         })?;
-        let record = current(&cloud, managed).await?;
+        let record = current(ctx, &cloud, managed).await?;
         if record
             .as_ref()
             .is_some_and(|record| record.data.as_deref() == Some(wanted.as_str()))
@@ -433,7 +456,7 @@ pub async fn apply_verify(ctx: &StepContext<'_>) -> anyhow::Result<()> {
         let wanted = ctx.address_of(&managed.droplet).await?.ok_or_else(|| {
             anyhow::anyhow!("droplet `{}` has no recorded address", managed.droplet)
         })?;
-        let record = current(&cloud, &managed).await?;
+        let record = current(ctx, &cloud, &managed).await?;
         if record.and_then(|record| record.data).as_deref() != Some(wanted.as_str()) {
             anyhow::bail!(
                 "the API does not show `{}` pointing at {wanted}; run the switch again",
@@ -500,7 +523,7 @@ pub async fn plan_restore(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
     let mut plan = StepPlan::default();
     for managed in managed(ctx)? {
         let label = format!("{} {}", managed.record.record_type, managed.fqdn());
-        match current(&cloud, &managed)
+        match current(ctx, &cloud, &managed)
             .await?
             .and_then(|record| record.ttl)
         {
@@ -530,7 +553,7 @@ pub async fn apply_restore(ctx: &StepContext<'_>) -> anyhow::Result<()> {
     let resources = ctx.services.resources().await?;
 
     for managed in managed(ctx)? {
-        let Some(record) = current(&cloud, &managed).await? else {
+        let Some(record) = current(ctx, &cloud, &managed).await? else {
             continue;
         };
         if record.ttl != Some(managed.normal_ttl()) {

@@ -230,8 +230,16 @@ async fn whole_move_in_the_sandbox() {
     project.run_expect(&["provision", "2022"], 0);
 
     // The migration's plan, then a run killed while it copies the database.
+    // The plan reads each of the six production records once, although
+    // three steps plan them.
+    let before = project.direct.get("/_sandbox/stats").await.expect(200).body;
     let plan = plan_json(&project, &["migrate", "--from", "2022", "--to", "2023"], 2);
+    let after = project.direct.get("/_sandbox/stats").await.expect(200).body;
     assert_eq!(step_changes(&plan, "create-server").len(), 1);
+    let records_route = format!("GET /v2/domains/{}/records", project.zone);
+    let record_reads = after["routes"][&records_route].as_u64().unwrap_or(0)
+        - before["routes"][&records_route].as_u64().unwrap_or(0);
+    assert_eq!(record_reads, 6, "{after}");
     kill_during_step(
         &project,
         &["migrate", "--from", "2022", "--to", "2023"],
