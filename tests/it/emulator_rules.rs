@@ -243,22 +243,10 @@ async fn filler_droplets_and_route_stats() {
     );
 
     for batch in 0..5 {
-        let names: Vec<String> = (0..10).map(|n| format!("filler-{batch}-{n}")).collect();
-        api.post(
-            "/v2/droplets",
-            json!({ "names": names, "size": "s-1vcpu-1gb", "image": "debian-12-x64", "tags": ["filler"] }),
-        )
-        .await
-        .expect(202);
+        create_tagged(&api, &format!("filler-{batch}"), 10).await;
     }
     for batch in 0..5 {
-        let names: Vec<String> = (0..2).map(|n| format!("extra-{batch}-{n}")).collect();
-        api.post(
-            "/v2/droplets",
-            json!({ "names": names, "size": "s-1vcpu-1gb", "image": "debian-12-x64", "tags": ["filler"] }),
-        )
-        .await
-        .expect(202);
+        create_tagged(&api, &format!("extra-{batch}"), 2).await;
     }
     let over = api
         .post("/v2/droplets", droplet("one-too-many"))
@@ -287,4 +275,15 @@ async fn filler_droplets_and_route_stats() {
     assert_eq!(stats["routes"]["GET /v2/droplets"], 2, "{stats}");
     assert_eq!(stats["routes"]["GET /v2/droplets/{id}"], 1, "{stats}");
     assert_eq!(stats["routes"]["DELETE /v2/droplets"], 1, "{stats}");
+}
+
+/// Creates `count` droplets named `prefix-N`, tagged `filler`, in one request.
+async fn create_tagged(api: &Api, prefix: &str, count: usize) {
+    let names: Vec<String> = (0..count).map(|n| format!("{prefix}-{n}")).collect();
+    api.post(
+        "/v2/droplets",
+        json!({ "names": names, "size": "s-1vcpu-1gb", "image": "debian-12-x64", "tags": ["filler"] }),
+    )
+    .await
+    .expect(202);
 }
