@@ -105,15 +105,21 @@ pub struct Host {
 }
 
 impl Host {
-    /// Check the server's host key against wwctl's known_hosts, then open
-    /// the master connection. A key that is unknown or does not match stops
-    /// here, before any command runs.
+    /// Open the master connection, with OpenSSH checking the server's host
+    /// key against wwctl's known_hosts only. A key that is unknown or does
+    /// not match stops here, before any command runs: a failed connection
+    /// looks at the presented keys to say which.
     pub async fn connect(
         settings: &SshSettings,
         known: &Mutex<KnownHosts>,
         target: Target,
     ) -> Result<Self, RemoteError> {
-        verify_host_key(settings, known, &target).await?;
+        if known.lock().await.keys_for(&target.pattern()).is_empty() {
+            return Err(RemoteError::UnknownHostKey {
+                host: target.name.clone(),
+                address: target.address.clone(),
+            });
+        }
 
         let mut builder = SessionBuilder::default();
         builder
@@ -129,14 +135,17 @@ impl Host {
             builder.keyfile(identity);
         }
 
-        let session = builder
-            .connect_mux(&target.address)
-            .await
-            .map_err(|error| RemoteError::Unreachable {
-                host: target.name.clone(),
-                address: target.address.clone(),
-                reason: error.to_string(),
-            })?;
+        let session = match builder.connect_mux(&target.address).await {
+            Ok(session) => session,
+            Err(error) => {
+                verify_host_key(settings, known, &target).await?;
+                return Err(RemoteError::Unreachable {
+                    host: target.name.clone(),
+                    address: target.address.clone(),
+                    reason: error.to_string(),
+                });
+            }
+        };
         tracing::debug!(host = %target.name, address = %target.address, "SSH master connected");
 
         Ok(Self {
@@ -337,7 +346,8 @@ pub struct StreamingChild {
     _permit: OwnedSemaphorePermit,
 }
 
-/// Compare the keys the server presents with the ones pinned for it.
+/// Compare the keys the server presents with the ones pinned for it, to
+/// explain a connection that failed.
 async fn verify_host_key(
     settings: &SshSettings,
     known: &Mutex<KnownHosts>,
