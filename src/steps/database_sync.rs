@@ -207,14 +207,13 @@ async fn sync_one(ctx: &StepContext<'_>, params: &FromFleet, name: &str) -> anyh
     };
 
     // With writes frozen, equal checksums mean an earlier run already copied
-    // everything: nothing to redo.
+    // everything: nothing to redo. The source's checksums read every row,
+    // so they are computed only when the target has tables to compare.
     let target_client = target_endpoint.client();
-    let (source_snapshot, target_snapshot) = tokio::join!(
-        verify::snapshot(&source_client, &database),
-        verify::snapshot(&target_client, &database)
-    );
-    if let (Ok(source_snapshot), Ok(target_snapshot)) = (source_snapshot, target_snapshot)
+    let target_snapshot = verify::snapshot(&target_client, &database).await;
+    if let Ok(target_snapshot) = target_snapshot
         && !target_snapshot.tables.is_empty()
+        && let Ok(source_snapshot) = verify::snapshot(&source_client, &database).await
         && let Ok(verified) = verify::compare(&source_snapshot, &target_snapshot)
     {
         tracing::info!(source = %source.name, target = name, rows = verified.total_rows(), "databases already equal; nothing to copy");
