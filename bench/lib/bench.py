@@ -248,7 +248,8 @@ def report(results, out):
     pipe = timing(results, "sync-pipe.json")
     for name, label in (("sync-wwctl.json", "wwctl `database.sync`: freeze, parallel per-table copy (4 streams, "
                                             "zstd), then checksums of every table on both sides"),
-                        ("sync-pipe.json", "`mysqldump --single-transaction … | ssh | mysql`, no verification"),
+                        ("sync-pipe.json", "`mysqldump --single-transaction …` piped through `ssh` into `mysql`, "
+                                          "no verification"),
                         ("sync-mydumper.json", "mydumper (4 threads, compressed) on the source, tar over SSH, "
                                                "myloader (4 threads) on the target, no verification")):
         cell = timing(results, name)
