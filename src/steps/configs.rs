@@ -121,7 +121,7 @@ impl HostConfig {
             .collect()
     }
 
-    /// The app services of this server, once each, in file order.
+    /// Returns the app services of this server, once each, in file order.
     fn app_services(&self) -> Vec<&str> {
         let mut found: Vec<&str> = Vec::new();
         for service in self
@@ -137,7 +137,7 @@ impl HostConfig {
     }
 }
 
-/// Sort rendered files by their reader, moving each file under an app's
+/// Sorts rendered files by their reader, moving each file under an app's
 /// path into that app's current release (`releases`, by app name).
 pub fn classify(
     inventory: &Inventory,
@@ -182,7 +182,8 @@ fn app_with_unit<'a>(inventory: &'a Inventory, path: &str) -> Option<&'a App> {
         .find(|app| path == format!("{UNIT_DIR}/{}.service", app.service))
 }
 
-/// The app whose folder holds `path`, and the path inside that folder.
+/// Returns the app whose folder contains `path`, and the path inside that
+/// folder.
 fn app_with_file<'a, 'p>(inventory: &'a Inventory, path: &'p str) -> Option<(&'a App, &'p str)> {
     inventory.apps.values().find_map(|app| {
         let prefix = format!("{}/", app.path.trim_end_matches('/'));
@@ -190,9 +191,9 @@ fn app_with_file<'a, 'p>(inventory: &'a Inventory, path: &'p str) -> Option<(&'a
     })
 }
 
-/// The release folder each app's symlink points at on `host`. An app whose
-/// path is not a symlink into its releases folder is an error: it was never
-/// deployed by wwctl.
+/// Reads the release folder each app's symlink points at on `host`. An app
+/// whose path is not a symlink into its releases folder is an error, because
+/// wwctl never deployed it.
 async fn current_releases(host: &Host, apps: &[&App]) -> anyhow::Result<BTreeMap<String, String>> {
     let mut argv = vec!["sh", "-c", READLINK_SCRIPT, "sh"];
     argv.extend(apps.iter().map(|app| app.path.as_str()));
@@ -225,8 +226,8 @@ async fn current_releases(host: &Host, apps: &[&App]) -> anyhow::Result<BTreeMap
     Ok(releases)
 }
 
-/// The folders and files `configs.apply` puts on droplet `name`, with the
-/// real database passwords where an app's settings need them.
+/// Renders the folders and files `configs.apply` puts on droplet `name`,
+/// with the real database passwords where an app's settings need them.
 pub async fn desired(ctx: &StepContext<'_>, name: &str) -> anyhow::Result<HostConfig> {
     let droplet = ctx.droplet(name)?;
     let inventory = ctx.inventory();
@@ -336,7 +337,7 @@ impl Look {
     }
 }
 
-/// Read the state of the files, stale sites and services of `host`, with
+/// Reads the state of the files, stale sites and services of `host`, with
 /// the commands running at once.
 async fn look(host: &Host, config: &HostConfig) -> anyhow::Result<Look> {
     let specs: Vec<FileSpec> = config
@@ -365,8 +366,8 @@ async fn look(host: &Host, config: &HostConfig) -> anyhow::Result<Look> {
     })
 }
 
-/// The database server's unit (where `config` has its files) and the
-/// units of `config`'s services that are not active.
+/// Returns the database server's unit (where `config` has its files) and
+/// the units of `config`'s services that are not active.
 async fn service_states(
     host: &Host,
     config: &HostConfig,
@@ -403,9 +404,9 @@ async fn service_states(
     Ok((database_unit, inactive))
 }
 
-/// The services `apply` acts on, with the action, in the order it takes
-/// them: the database first because the apps connect to it, NGINX last
-/// because it proxies to the apps.
+/// Returns the services `apply` acts on, with the action, in the order it
+/// takes them: the database first because the apps connect to it, NGINX
+/// last because it proxies to the apps.
 fn service_actions(config: &HostConfig, look: &Look) -> Vec<(String, ServiceStep)> {
     let changed = look.changed(config);
     let touched =
