@@ -201,7 +201,9 @@ impl CloudClient {
                     last_seen: format!("status `{}`", action.status),
                 });
             }
-            self.clock.sleep(poll.interval).await;
+            // Polls count against the API's rate limit, which runs in real
+            // time, so the sandbox's time scale does not shorten them.
+            self.clock.sleep_unscaled(poll.interval).await;
         }
     }
 }

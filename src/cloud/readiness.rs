@@ -69,7 +69,9 @@ impl CloudClient {
                     last_seen: describe(&droplet, &create_action),
                 });
             }
-            self.clock.sleep(poll.interval).await;
+            // Polls count against the API's rate limit, which runs in real
+            // time, so the sandbox's time scale does not shorten them.
+            self.clock.sleep_unscaled(poll.interval).await;
         }
     }
 
