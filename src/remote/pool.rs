@@ -75,6 +75,11 @@ impl Connections {
         known.save()
     }
 
+    /// Whether keys are pinned for an address.
+    pub async fn is_pinned(&self, pattern: &str) -> bool {
+        !self.known.lock().await.keys_for(pattern).is_empty()
+    }
+
     /// Forget the keys of an address (its server was deleted), and save.
     pub async fn forget(&self, pattern: &str) -> anyhow::Result<bool> {
         let mut known = self.known.lock().await;

@@ -444,6 +444,80 @@ pub async fn apply_delete(ctx: &StepContext<'_>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Returns the targets an earlier teardown deleted, by the owned-resources
+/// registry.
+async fn deleted_targets(ctx: &StepContext<'_>) -> anyhow::Result<Vec<String>> {
+    let registry = ctx.services.resources().await?.snapshot();
+    Ok(ctx
+        .step
+        .targets
+        .iter()
+        .filter(|name| {
+            registry
+                .droplets
+                .get(*name)
+                .is_some_and(|record| record.deleted_at.is_some())
+        })
+        .cloned()
+        .collect())
+}
+
+/// Turns the changes of `plan` for the targets in `done` into no-changes.
+fn settle(mut plan: StepPlan, done: &[String], summary: &str) -> StepPlan {
+    for change in &mut plan.changes {
+        if change
+            .target
+            .as_ref()
+            .is_some_and(|target| done.contains(target))
+        {
+            *change = Change::no_change(change.target.clone(), summary);
+        }
+    }
+    plan
+}
+
+pub async fn plan_snapshot(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
+    let deleted = deleted_targets(ctx).await?;
+    Ok(settle(
+        plan_snapshot_offline(ctx),
+        &deleted,
+        "already deleted",
+    ))
+}
+
+pub async fn plan_delete(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
+    let deleted = deleted_targets(ctx).await?;
+    Ok(settle(
+        plan_delete_offline(ctx),
+        &deleted,
+        "already deleted",
+    ))
+}
+
+pub async fn plan_forget(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
+    let registry = ctx.services.resources().await?.snapshot();
+    let connections = ctx.services.connections().await?;
+    let mut forgotten = Vec::new();
+    for name in deleted_targets(ctx).await? {
+        let address = registry
+            .droplets
+            .get(&name)
+            .and_then(|record| record.address.clone());
+        let pinned = match address {
+            Some(address) => connections.is_pinned(&host_pattern(&address, 22)).await,
+            None => false,
+        };
+        if !pinned {
+            forgotten.push(name);
+        }
+    }
+    Ok(settle(
+        plan_forget_offline(ctx),
+        &forgotten,
+        "host keys already forgotten",
+    ))
+}
+
 pub fn plan_forget_offline(ctx: &StepContext<'_>) -> StepPlan {
     let changes = ctx
         .step

@@ -341,6 +341,8 @@ async fn whole_move_in_the_sandbox() {
         "delete-servers",
     );
     project.run_expect(&["teardown", "old-fleet", "--yes"], 0);
+    let after_teardown = plan_json(&project, &["teardown", "old-fleet"], 0);
+    assert_eq!(after_teardown["summary"]["changes"], 0, "{after_teardown}");
 
     assert_eq!(
         project.droplet_names().await,
