@@ -245,7 +245,7 @@ mod tests {
     }
 
     #[test]
-    fn burst_limit_429_does_not_count_as_hour_spent() {
+    fn burst_429_keeps_hourly_count() {
         let mut budget = RateBudget::new(BudgetConfig::default());
         budget.observe(&RateLimitHeaders {
             remaining: Some(4000),

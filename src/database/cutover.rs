@@ -20,7 +20,7 @@ WHERE trx_rows_modified > 0 OR trx_tables_locked > 0";
 
 /// The shortest pause between two reads of `INNODB_TRX`. Both engines
 /// serve that table from a cache they refresh only when it was last read
-/// more than 0.1 s ago, so faster polls would see the same answer forever.
+/// more than 0.1 s ago, so faster polls would read the same stale count forever.
 const INNODB_TRX_REFRESH: Duration = Duration::from_millis(150);
 
 /// The write freeze, from `freeze_writes` to `thaw_writes`.

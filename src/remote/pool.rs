@@ -75,7 +75,7 @@ impl Connections {
         known.save()
     }
 
-    /// Whether keys are pinned for an address.
+    /// Returns whether keys are pinned for an address.
     pub async fn is_pinned(&self, pattern: &str) -> bool {
         !self.known.lock().await.keys_for(pattern).is_empty()
     }

@@ -80,7 +80,7 @@ impl App {
         self.lock_destroying().remove(&id);
     }
 
-    /// Whether a deleted droplet's machine still holds `address`.
+    /// Returns whether a deleted droplet's machine still uses `address`.
     pub fn address_being_freed(&self, address: std::net::Ipv4Addr) -> bool {
         self.lock_destroying().values().any(|held| *held == address)
     }

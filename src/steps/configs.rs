@@ -49,7 +49,7 @@ const SERVICES_SCRIPT: &str = r#"for unit do
   systemctl is-active --quiet "$unit" || printf 'inactive %s\n' "$unit"
 done"#;
 
-/// What `apply` does to a service.
+/// An action `apply` takes on a service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ServiceStep {
     Start,
@@ -309,7 +309,7 @@ pub async fn plan(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
     Ok(plan)
 }
 
-/// What one look at a server found.
+/// The state one look at a server found.
 struct Look {
     /// The status of each desired file, in `HostConfig::files` order.
     statuses: Vec<FileStatus>,

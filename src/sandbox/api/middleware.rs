@@ -223,7 +223,7 @@ fn put_rate_headers(response: &mut Response, headers: RateHeaders) {
     map.insert("ratelimit-reset", HeaderValue::from(headers.reset));
 }
 
-/// A request path with each numeric id replaced by `{id}`, so requests to
+/// Returns a request path with each numeric id replaced by `{id}`, so requests to
 /// one endpoint count together: `/v2/droplets/7/actions` becomes
 /// `/v2/droplets/{id}/actions`.
 fn route_of(path: &str) -> String {
