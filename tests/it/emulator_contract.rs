@@ -128,7 +128,10 @@ async fn contract_droplet_actions_and_snapshots() {
         return;
     };
     let mut settings = crate::support::api::fast_settings();
-    settings["boot_time"] = json!("1s");
+    // Long enough that a loaded machine still sends the second request
+    // while the droplet boots or the first action runs.
+    settings["boot_time"] = json!("2s");
+    settings["action_duration"] = json!("3s");
     let account = cloud.account_with("actions", settings).await;
     let api = &account.api;
     let created = api
