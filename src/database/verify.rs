@@ -15,11 +15,14 @@
 //!   session time zone pinned to UTC.
 //! - A NULL becomes `N`, which neither hexadecimal nor number or date text
 //!   can be, so NULL and the empty string (`HEX('')` is empty) differ.
-//! - The row's text is the columns joined by `|` in ordinal order; its MD5
-//!   is split into two 64-bit halves, and each half is summed over all rows.
-//!   A sum ignores row order, so no sort is needed and only one row per
-//!   table crosses the network. Unlike XOR, a sum does not cancel a row
-//!   that appears twice.
+//! - The row's text is the columns joined by `|` in ordinal order; the
+//!   first 64 bits of its MD5 are summed over all rows, exactly (the sum is
+//!   a decimal, it never wraps). A changed row goes unnoticed only if its
+//!   new hash equals its old one, a chance of one in 2^64. A sum ignores
+//!   row order, so no sort is needed and only one row per table crosses
+//!   the network. Unlike XOR, a sum does not cancel a row that appears
+//!   twice. One half of the hash costs half as much as both: the hex
+//!   conversion, not MD5, is the expensive part.
 //!
 //! NOTE: `FLOAT` and `DOUBLE` text differs between MySQL 8 (shortest
 //! round-trip digits) and MariaDB, and so does the text of MySQL's binary
@@ -38,7 +41,7 @@ use crate::database::sql::{SqlError, SqlRunner};
 pub struct TableChecksum {
     pub table: String,
     pub rows: u64,
-    /// Two decimal sums of 64-bit MD5 halves, joined by `-`.
+    /// The decimal sum of every row's 64-bit hash.
     pub checksum: String,
     /// `name:data_type` of each column, in ordinal order.
     #[serde(skip)]
@@ -290,19 +293,103 @@ pub fn compare(source: &Snapshot, target: &Snapshot) -> Result<Verified, VerifyE
 /// Read the objects and the checksum of every base table of `database`.
 pub async fn snapshot(sql: &dyn SqlRunner, database: &str) -> Result<Snapshot, SqlError> {
     let objects = objects(sql, database).await?;
-    let columns = columns(sql, database).await?;
+    let columns = TableColumns::read(sql, database).await?;
+    let tables = checksums(sql, database, &columns, objects.tables.iter()).await?;
+    Ok(Snapshot {
+        database: database.to_string(),
+        objects,
+        tables,
+    })
+}
 
-    let mut tables = Vec::new();
-    let mut queries = String::from("SET time_zone = '+00:00';\n");
-    for table in &objects.tables {
-        let table_columns = columns
+/// A snapshot made of checksums already taken, table by table, and the
+/// objects read now.
+pub async fn snapshot_with(
+    sql: &dyn SqlRunner,
+    database: &str,
+    mut tables: Vec<TableChecksum>,
+) -> Result<Snapshot, SqlError> {
+    let objects = objects(sql, database).await?;
+    tables.sort_by(|left, right| left.table.cmp(&right.table));
+    Ok(Snapshot {
+        database: database.to_string(),
+        objects,
+        tables,
+    })
+}
+
+/// Compare checksums taken table by table on both sides, plus the objects
+/// of both sides read now.
+pub async fn verify_with(
+    source: &dyn SqlRunner,
+    target: &dyn SqlRunner,
+    database: &str,
+    checksums: Vec<(TableChecksum, TableChecksum)>,
+) -> Result<Verified, VerifyError> {
+    let (source_tables, target_tables) = checksums.into_iter().unzip();
+    let (source_snapshot, target_snapshot) = tokio::join!(
+        snapshot_with(source, database, source_tables),
+        snapshot_with(target, database, target_tables)
+    );
+    let sql_error = |side, source| VerifyError::Sql {
+        database: database.to_string(),
+        side,
+        source: Box::new(source),
+    };
+    let source_snapshot = source_snapshot.map_err(|error| sql_error("source", error))?;
+    let target_snapshot = target_snapshot.map_err(|error| sql_error("target", error))?;
+    compare(&source_snapshot, &target_snapshot)
+}
+
+/// The columns of every base table of one database, read once, for
+/// checksums taken later table by table.
+#[derive(Clone, Debug, Default)]
+pub struct TableColumns {
+    columns: Vec<Column>,
+}
+
+impl TableColumns {
+    pub async fn read(sql: &dyn SqlRunner, database: &str) -> Result<TableColumns, SqlError> {
+        Ok(TableColumns {
+            columns: columns(sql, database).await?,
+        })
+    }
+
+    fn of(&self, table: &str) -> Vec<&Column> {
+        self.columns
             .iter()
-            .filter(|column| &column.table == table)
-            .collect::<Vec<_>>();
+            .filter(|column| column.table == table)
+            .collect()
+    }
+}
+
+/// Row count and checksum of one table.
+pub async fn table_checksum(
+    sql: &dyn SqlRunner,
+    database: &str,
+    columns: &TableColumns,
+    table: &str,
+) -> Result<TableChecksum, SqlError> {
+    let mut tables = checksums(sql, database, columns, std::iter::once(table)).await?;
+    Ok(tables.remove(0))
+}
+
+/// Row counts and checksums of `tables`, in one client call.
+async fn checksums<T: AsRef<str>>(
+    sql: &dyn SqlRunner,
+    database: &str,
+    columns: &TableColumns,
+    tables: impl Iterator<Item = T>,
+) -> Result<Vec<TableChecksum>, SqlError> {
+    let mut checksums = Vec::new();
+    let mut queries = String::from("SET time_zone = '+00:00';\n");
+    for table in tables {
+        let table = table.as_ref();
+        let table_columns = columns.of(table);
         queries.push_str(&checksum_query(database, table, &table_columns));
         queries.push('\n');
-        tables.push(TableChecksum {
-            table: table.clone(),
+        checksums.push(TableChecksum {
+            table: table.to_string(),
             rows: 0,
             checksum: String::new(),
             columns: table_columns
@@ -311,40 +398,32 @@ pub async fn snapshot(sql: &dyn SqlRunner, database: &str) -> Result<Snapshot, S
                 .collect(),
         });
     }
-    if tables.is_empty() {
-        return Ok(Snapshot {
-            database: database.to_string(),
-            objects,
-            tables,
-        });
+    if checksums.is_empty() {
+        return Ok(checksums);
     }
 
-    // One client call reads every table; each query returns one row.
+    // Each query returns one row.
     let rows = sql.query(&queries).await?;
-    if rows.len() != tables.len() {
+    if rows.len() != checksums.len() {
         return Err(SqlError::Output {
             host: sql.host().to_string(),
             statement: "checksum queries".to_string(),
-            detail: format!("expected {} rows, got {}", tables.len(), rows.len()),
+            detail: format!("expected {} rows, got {}", checksums.len(), rows.len()),
         });
     }
-    for (table, row) in tables.iter_mut().zip(rows) {
+    for (table, row) in checksums.iter_mut().zip(rows) {
         let field = |index: usize| row.get(index).cloned().flatten().unwrap_or_default();
         table.rows = field(0).parse().map_err(|_| SqlError::Output {
             host: sql.host().to_string(),
             statement: format!("checksum of `{}`", table.table),
             detail: format!("row count `{}` is not a number", field(0)),
         })?;
-        table.checksum = format!("{}-{}", field(1), field(2));
+        table.checksum = field(1);
     }
-
-    Ok(Snapshot {
-        database: database.to_string(),
-        objects,
-        tables,
-    })
+    Ok(checksums)
 }
 
+#[derive(Clone, Debug)]
 struct Column {
     table: String,
     name: String,
@@ -436,9 +515,8 @@ fn checksum_query(database: &str, table: &str, columns: &[&Column]) -> String {
     };
     format!(
         "SELECT COUNT(*), \
-IFNULL(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), \
-IFNULL(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) \
-FROM (SELECT MD5({row_text}) AS h FROM {}.{}) AS row_hashes;",
+IFNULL(SUM(CAST(CONV(SUBSTRING(MD5({row_text}), 1, 16), 16, 10) AS UNSIGNED)), 0) \
+FROM {}.{};",
         quote::identifier(database),
         quote::identifier(table)
     )
