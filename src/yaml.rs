@@ -157,6 +157,7 @@ fn plain_message(error: &serde_saphyr::Error) -> String {
 const PLAIN_WORDS: &[(&str, &str)] = &[
     ("invalid f64", "expected a number"),
     ("invalid bool", "expected `true` or `false`"),
+    ("invalid boolean", "expected `true` or `false`"),
     ("expected sequence start", "expected a list"),
     ("expected mapping start", "expected keys with values"),
     ("expected string scalar", "expected a text value"),

@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod command;
+pub mod compression;
 pub mod copy;
 pub mod cutover;
 pub mod dump;

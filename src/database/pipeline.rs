@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::database::command::{CommandError, CommandOutput, CommandRunner, ExitStatus};
+use crate::database::compression::{self, Codecs};
 use crate::database::filter::{FilterRules, FilterStats, LineFilter};
 
 /// Bytes read from the dump per step.
@@ -75,8 +76,8 @@ impl StreamError {
     }
 }
 
-/// Run `dump` into `load` through a filter with `rules`. `progress` is
-/// called after each chunk.
+/// Run `dump` into `load` through a filter with `rules`, both uncompressed.
+/// `progress` is called after each chunk.
 pub async fn run_stream(
     name: &str,
     dump: &Command,
@@ -84,15 +85,31 @@ pub async fn run_stream(
     rules: FilterRules,
     progress: &(dyn Fn(&Progress) + Send + Sync),
 ) -> Result<StreamStats, StreamError> {
+    run_stream_with(name, dump, load, rules, Codecs::PLAIN, progress).await
+}
+
+/// Run `dump` into `load` through a filter with `rules`, each side on the
+/// wire with its codec. Byte counts are of the SQL text.
+pub async fn run_stream_with(
+    name: &str,
+    dump: &Command,
+    load: &Command,
+    rules: FilterRules,
+    codecs: Codecs,
+    progress: &(dyn Fn(&Progress) + Send + Sync),
+) -> Result<StreamStats, StreamError> {
+    let load_argv = compression::load_argv(codecs.load, load.argv.clone());
+    let dump_argv = compression::dump_argv(codecs.dump, dump.argv.clone());
+
     // The load starts first, so it is ready when the first bytes arrive.
     let mut loader = load
         .runner
-        .spawn(&load.argv)
+        .spawn(&load_argv)
         .await
         .map_err(|error| StreamError::command(name, "load", error))?;
     let mut dumper = dump
         .runner
-        .spawn(&dump.argv)
+        .spawn(&dump_argv)
         .await
         .map_err(|error| StreamError::command(name, "dump", error))?;
 
@@ -104,8 +121,14 @@ pub async fn run_stream(
         });
     }
 
-    let mut reader = dumper.take_stdout().expect("a new command has stdout");
-    let mut writer = loader.take_stdin().expect("a new command has stdin");
+    let mut reader = compression::decode(
+        codecs.dump,
+        dumper.take_stdout().expect("a new command has stdout"),
+    );
+    let mut writer = compression::encode(
+        codecs.load,
+        loader.take_stdin().expect("a new command has stdin"),
+    );
     let mut filter = LineFilter::new(rules);
     let mut chunk = vec![0_u8; CHUNK_BYTES];
     let mut filtered = Vec::with_capacity(CHUNK_BYTES + 4096);
@@ -195,8 +218,9 @@ fn check_dump(name: &str, dump: &Command, output: &CommandOutput) -> Result<(), 
 mod tests {
     use std::sync::{Arc, Mutex};
 
-    use super::{Command, StreamError, run_stream};
+    use super::{Command, StreamError, run_stream, run_stream_with};
     use crate::database::command::LocalRunner;
+    use crate::database::compression::{Codec, Codecs};
     use crate::database::filter::FilterRules;
 
     fn command(words: &[&str]) -> Command {
@@ -253,6 +277,60 @@ mod tests {
         let error = run_stream("test", &dump, &load, FilterRules::default(), &|_| {})
             .await
             .unwrap_err();
+        assert!(error.to_string().contains("access denied"), "{error}");
+        assert!(error.to_string().contains("exit status 2"), "{error}");
+    }
+
+    const ZSTD: Codecs = Codecs {
+        dump: Codec::Zstd,
+        load: Codec::Zstd,
+    };
+
+    #[tokio::test]
+    async fn zstd_stream_arrives_filtered_and_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let output = dir.path().join("out.sql");
+        let lines: String = (0..20_000)
+            .map(|row| format!("INSERT INTO t VALUES ({row}, 'emoji \u{1F600}');\n"))
+            .collect();
+        let input = dir.path().join("in.sql");
+        std::fs::write(&input, format!("SET @@GLOBAL.GTID_PURGED='x:1-2';\n{lines}")).unwrap();
+        let dump = command(&["cat", &input.display().to_string()]);
+        let load = command(&["sh", "-c", &format!("cat > {}", output.display())]);
+        let rules = FilterRules {
+            drop_gtid_state: true,
+            ..FilterRules::default()
+        };
+
+        let stats = run_stream_with("test", &dump, &load, rules, ZSTD, &|_| {})
+            .await
+            .unwrap();
+
+        assert_eq!(std::fs::read_to_string(&output).unwrap(), lines);
+        assert_eq!(stats.filter.dropped_lines, 1);
+        assert_eq!(stats.bytes_written, lines.len() as u64);
+    }
+
+    #[tokio::test]
+    async fn zstd_stream_reports_the_failing_load_not_zstd() {
+        let dump = command(&["printf", "data\\n"]);
+        let load = command(&["sh", "-c", "cat >/dev/null; echo 'ERROR 1273' >&2; exit 3"]);
+        let error = run_stream_with("test", &dump, &load, FilterRules::default(), ZSTD, &|_| {})
+            .await
+            .unwrap_err();
+        assert!(matches!(error, StreamError::Load { .. }), "{error}");
+        assert!(error.to_string().contains("ERROR 1273"), "{error}");
+        assert!(error.to_string().contains("exit status 3"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn zstd_stream_reports_the_failing_dump_not_zstd() {
+        let dump = command(&["sh", "-c", "echo partial; echo 'access denied' >&2; exit 2"]);
+        let load = command(&["cat"]);
+        let error = run_stream_with("test", &dump, &load, FilterRules::default(), ZSTD, &|_| {})
+            .await
+            .unwrap_err();
+        assert!(matches!(error, StreamError::Dump { .. }), "{error}");
         assert!(error.to_string().contains("access denied"), "{error}");
         assert!(error.to_string().contains("exit status 2"), "{error}");
     }

@@ -230,6 +230,9 @@ pub struct SyncSettings {
     /// `dump` (one stream) or `parallel` (per-table streams).
     pub method: String,
     pub parallel: u64,
+    /// Compress the streams on the wire with zstd, where both servers have
+    /// it (on by default).
+    pub compress: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -174,6 +174,7 @@ pub struct RawSeed {
 pub struct RawSync {
     pub method: Option<Spanned<String>>,
     pub parallel: Option<Spanned<u64>>,
+    pub compress: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

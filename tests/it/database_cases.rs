@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use wwctl::database::account::Account;
 use wwctl::database::command::LocalRunner;
+use wwctl::database::compression::{Codec, Codecs};
 use wwctl::database::copy::{CopyMethod, CopyPlan, copy};
 use wwctl::database::dump::SyncMode;
 use wwctl::database::filter::FilterRules;
@@ -310,6 +311,11 @@ async fn missing_definer_reported_and_rewritten() {
         database: "wwdtm",
         mode: SyncMode::DumpLoad,
         rules: FilterRules::default(),
+        codecs: Codecs {
+            dump: Codec::Zstd,
+            load: Codec::Zstd,
+        },
+        checksum_tables: false,
     };
     copy(&plan, CopyMethod::Single, &|_| {}).await.unwrap();
     let broken = smoke_test_views(&target.client(), "wwdtm")

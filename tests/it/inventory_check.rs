@@ -70,6 +70,22 @@ fn ttl_below_minimum_is_reported() {
 }
 
 #[test]
+fn sync_compress_must_be_true_or_false() {
+    let (code, text) = check_broken("database.yaml", "compress: true", "compress: fast");
+    assert_eq!(code, Some(3));
+    assert!(
+        text.contains(
+            "INV/database.yaml:18:15: database/sync/compress: expected `true` or `false`"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("hint: write `true` or `false` without quotes"),
+        "{text}"
+    );
+}
+
+#[test]
 fn site_with_missing_app_is_reported() {
     let (code, text) = check_broken("sites.yaml", "    app: graphs", "    app: graph");
     assert_eq!(code, Some(3));

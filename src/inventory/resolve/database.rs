@@ -121,6 +121,9 @@ pub(super) fn resolve_database(ctx: &mut Ctx<'_>, root: &Layers<'_, RawInventory
             parallel: sync_layers
                 .field("parallel", |raw| raw.parallel.as_ref())
                 .map_or(4, |found| (*found.value).clamp(1, 16)),
+            compress: sync_layers
+                .field("compress", |raw| raw.compress.as_ref())
+                .is_none_or(|found| *found.value),
         },
     }
 }
