@@ -1,15 +1,20 @@
 //! Copying a database from source to target: one dump stream, or per-table
-//! streams N at a time. Both end with the same content, so verification
-//! compares them the same way.
+//! streams N at a time, the largest tables first, so the longest stream
+//! never starts last. Both end with the same content, so verification
+//! compares them the same way. A per-table copy can also take each table's
+//! checksum on both sides as soon as its stream ends, while the other
+//! tables still stream.
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use crate::database::dump::{DumpScope, SyncMode, dump_argv, load_argv};
+use crate::database::compression::Codecs;
 use crate::database::endpoint::Endpoint;
 use crate::database::filter::FilterRules;
-use crate::database::pipeline::{Command, Progress, StreamError, StreamStats, run_stream};
-use crate::database::sql::SqlError;
-use crate::database::verify;
+use crate::database::pipeline::{Command, Progress, StreamError, StreamStats, run_stream_with};
+use crate::database::quote;
+use crate::database::sql::{SqlError, SqlRunner};
+use crate::database::verify::{self, TableChecksum, TableColumns, VerifyError};
 
 /// How the data travels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -35,6 +40,16 @@ pub enum CopyError {
     },
     #[error(transparent)]
     Stream(#[from] StreamError),
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+}
+
+/// What a copy did: the statistics of every stream and, when asked for,
+/// the checksums of every table on both sides, `(source, target)`.
+#[derive(Clone, Debug, Default)]
+pub struct Copied {
+    pub streams: Vec<StreamStats>,
+    pub checksums: Option<Vec<(TableChecksum, TableChecksum)>>,
 }
 
 /// Everything a copy needs besides the method.
@@ -44,6 +59,10 @@ pub struct CopyPlan<'a> {
     pub database: &'a str,
     pub mode: SyncMode,
     pub rules: FilterRules,
+    pub codecs: Codecs,
+    /// Take each table's checksum on both sides when its stream ends
+    /// (per-table copies only).
+    pub checksum_tables: bool,
 }
 
 impl CopyPlan<'_> {
@@ -73,27 +92,32 @@ impl CopyPlan<'_> {
         scope: &DumpScope,
         progress: &(dyn Fn(&Progress) + Send + Sync),
     ) -> Result<StreamStats, StreamError> {
-        run_stream(
+        run_stream_with(
             name,
             &self.dump(scope),
             &self.load(),
             self.rules.clone(),
+            self.codecs,
             progress,
         )
         .await
     }
 }
 
-/// Copy with `method`; returns the statistics of every stream.
+/// Copy with `method`.
 pub async fn copy(
     plan: &CopyPlan<'_>,
     method: CopyMethod,
     progress: &(dyn Fn(&Progress) + Send + Sync),
-) -> Result<Vec<StreamStats>, CopyError> {
+) -> Result<Copied, CopyError> {
     match method {
-        CopyMethod::Single => Ok(vec![
-            plan.stream("database", &DumpScope::Full, progress).await?,
-        ]),
+        CopyMethod::Single => Ok(Copied {
+            streams: vec![
+                plan.stream("database", &DumpScope::Full, progress)
+                    .await?,
+            ],
+            checksums: None,
+        }),
         CopyMethod::Parallel { jobs } => copy_parallel(plan, jobs.max(1), progress).await,
     }
 }
@@ -102,47 +126,128 @@ async fn copy_parallel(
     plan: &CopyPlan<'_>,
     jobs: usize,
     progress: &(dyn Fn(&Progress) + Send + Sync),
-) -> Result<Vec<StreamStats>, CopyError> {
-    let objects = verify::objects(&plan.source.client(), plan.database)
+) -> Result<Copied, CopyError> {
+    let source_sql = plan.source.client();
+    let list_error = |source| CopyError::List {
+        database: plan.database.to_string(),
+        source,
+    };
+    let objects = verify::objects(&source_sql, plan.database)
         .await
-        .map_err(|source| CopyError::List {
-            database: plan.database.to_string(),
-            source,
-        })?;
-    let tables: Vec<String> = objects.tables.iter().cloned().collect();
+        .map_err(list_error)?;
+    let tables = tables_largest_first(&source_sql, plan.database, &objects.tables)
+        .await
+        .map_err(list_error)?;
     let views: Vec<String> = objects.views.iter().cloned().collect();
-    let mut stats = Vec::new();
+    let mut copied = Copied::default();
 
     if !tables.is_empty() {
         let schema = DumpScope::TableSchema(tables.clone());
-        stats.push(plan.stream("schema", &schema, progress).await?);
+        copied
+            .streams
+            .push(plan.stream("schema", &schema, progress).await?);
 
+        let columns = if plan.checksum_tables {
+            Some(read_columns(plan).await?)
+        } else {
+            None
+        };
+        let columns = columns.as_ref();
         let names: Vec<String> = tables
             .iter()
             .map(|table| format!("table {table}"))
             .collect();
-        let table_stats: Vec<StreamStats> = stream::iter(tables.iter().zip(&names))
-            .map(|(table, name)| {
-                let scope = DumpScope::TableData(vec![table.clone()]);
-                async move { plan.stream(name, &scope, progress).await }
-            })
-            .buffer_unordered(jobs)
-            .try_collect()
-            .await?;
-        stats.extend(table_stats);
+        let results: Vec<(StreamStats, Option<(TableChecksum, TableChecksum)>)> =
+            stream::iter(tables.iter().zip(&names))
+                .map(|(table, name)| async move {
+                    let scope = DumpScope::TableData(vec![table.clone()]);
+                    let stats = plan.stream(name, &scope, progress).await?;
+                    let checksums = match columns {
+                        Some(columns) => Some(checksum_both(plan, columns, table).await?),
+                        None => None,
+                    };
+                    Ok::<_, CopyError>((stats, checksums))
+                })
+                .buffer_unordered(jobs)
+                .try_collect()
+                .await?;
+        let (streams, checksums): (Vec<_>, Vec<_>) = results.into_iter().unzip();
+        copied.streams.extend(streams);
+        copied.checksums = checksums.into_iter().collect();
     }
 
-    stats.push(
+    copied.streams.push(
         plan.stream("programs", &DumpScope::Programs, progress)
             .await?,
     );
 
     // Views come last: they may call the functions created just before.
     if !views.is_empty() {
-        stats.push(
+        copied.streams.push(
             plan.stream("views", &DumpScope::Views(views), progress)
                 .await?,
         );
     }
-    Ok(stats)
+    Ok(copied)
+}
+
+/// `tables` of `database`, the largest (data and indexes) first, ties by
+/// name.
+pub async fn tables_largest_first(
+    sql: &dyn SqlRunner,
+    database: &str,
+    tables: &std::collections::BTreeSet<String>,
+) -> Result<Vec<String>, SqlError> {
+    let rows = sql
+        .query(&format!(
+            "SELECT TABLE_NAME, IFNULL(DATA_LENGTH, 0) + IFNULL(INDEX_LENGTH, 0) \
+FROM information_schema.TABLES WHERE TABLE_SCHEMA = {}",
+            quote::string(database)
+        ))
+        .await?;
+    let size_of = |table: &str| -> u64 {
+        rows.iter()
+            .find(|row| row.first().cloned().flatten().as_deref() == Some(table))
+            .and_then(|row| row.get(1).cloned().flatten())
+            .and_then(|size| size.parse().ok())
+            .unwrap_or(0)
+    };
+    let mut sized: Vec<(u64, &String)> = tables.iter().map(|table| (size_of(table), table)).collect();
+    sized.sort_by(|left, right| right.0.cmp(&left.0).then_with(|| left.1.cmp(right.1)));
+    Ok(sized.into_iter().map(|(_, table)| table.clone()).collect())
+}
+
+/// The columns of both sides: the target's as its schema stream made them.
+async fn read_columns(plan: &CopyPlan<'_>) -> Result<(TableColumns, TableColumns), VerifyError> {
+    let (source_sql, target_sql) = (plan.source.client(), plan.target.client());
+    let (source, target) = tokio::join!(
+        TableColumns::read(&source_sql, plan.database),
+        TableColumns::read(&target_sql, plan.database)
+    );
+    let source = source.map_err(|error| sql_error(plan, "source", error))?;
+    let target = target.map_err(|error| sql_error(plan, "target", error))?;
+    Ok((source, target))
+}
+
+async fn checksum_both(
+    plan: &CopyPlan<'_>,
+    columns: &(TableColumns, TableColumns),
+    table: &str,
+) -> Result<(TableChecksum, TableChecksum), VerifyError> {
+    let (source_sql, target_sql) = (plan.source.client(), plan.target.client());
+    let (source, target) = tokio::join!(
+        verify::table_checksum(&source_sql, plan.database, &columns.0, table),
+        verify::table_checksum(&target_sql, plan.database, &columns.1, table)
+    );
+    let source = source.map_err(|error| sql_error(plan, "source", error))?;
+    let target = target.map_err(|error| sql_error(plan, "target", error))?;
+    Ok((source, target))
+}
+
+fn sql_error(plan: &CopyPlan<'_>, side: &'static str, source: SqlError) -> VerifyError {
+    VerifyError::Sql {
+        database: plan.database.to_string(),
+        side,
+        source: Box::new(source),
+    }
 }

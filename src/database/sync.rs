@@ -2,6 +2,9 @@
 //! every view, verify. Each stage is also public on its own, for a step
 //! engine that journals them separately.
 
+use std::time::{Duration, Instant};
+
+use crate::database::compression::{self, Codecs};
 use crate::database::copy::{CopyError, CopyMethod, CopyPlan, copy};
 use crate::database::endpoint::Endpoint;
 use crate::database::pipeline::{Progress, StreamStats};
@@ -65,6 +68,8 @@ fn views_text(failures: &[ViewFailure]) -> String {
 pub struct SyncOptions {
     pub preflight: PreflightOptions,
     pub method: CopyMethod,
+    /// Compress the streams with zstd where both servers have it.
+    pub compress: bool,
     /// Character set and collation of the target database when it must be
     /// created.
     pub charset: String,
@@ -72,18 +77,37 @@ pub struct SyncOptions {
 }
 
 /// Report of a finished sync: its preflight, streams, view checks and
-/// verification.
+/// verification, how the streams travelled, and the time of each phase.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct SyncReport {
     pub preflight: Preflight,
+    pub codecs: Codecs,
     pub streams: Vec<StreamStats>,
     pub views_checked: usize,
     pub verified: Verified,
+    pub timings: SyncTimings,
+}
+
+/// Wall time of each phase of a sync. With a per-table copy, most
+/// checksums are taken during `copy`; `verify` is what remains after it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SyncTimings {
+    #[serde(serialize_with = "seconds")]
+    pub preflight: Duration,
+    #[serde(serialize_with = "seconds")]
+    pub copy: Duration,
+    #[serde(serialize_with = "seconds")]
+    pub verify: Duration,
+}
+
+fn seconds<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(duration.as_secs_f64())
 }
 
 /// Run the whole sync. Nothing reaches the target unless preflight passed.
-/// Verification compares the source as it is after the copy, so it proves
-/// equality only while writes to the source are frozen (see `cutover`).
+/// Verification compares each table of the source as it is when that
+/// table's copy ends, so it proves equality only while writes to the
+/// source are frozen (see `cutover`).
 pub async fn sync(
     source: &Endpoint,
     target: &Endpoint,
@@ -91,11 +115,18 @@ pub async fn sync(
     progress: &(dyn Fn(&Progress) + Send + Sync),
 ) -> Result<SyncReport, SyncError> {
     let database = options.preflight.database.as_str();
-    let preflight = preflight::run(source, target, &options.preflight)
-        .await
+    let mut timings = SyncTimings::default();
+    let started = Instant::now();
+    let (preflight, codecs) = tokio::join!(
+        preflight::run(source, target, &options.preflight),
+        codecs(source, target, options.compress)
+    );
+    let preflight = preflight
         .map_err(SyncError::PreflightQuery)?
         .require_passed()?;
+    timings.preflight = started.elapsed();
 
+    let started = Instant::now();
     create_database(
         &target.client(),
         database,
@@ -114,23 +145,51 @@ pub async fn sync(
         database,
         mode: options.preflight.mode,
         rules: preflight.rules.clone(),
+        codecs,
+        checksum_tables: true,
     };
-    let streams = copy(&plan, options.method, progress)
+    let copied = copy(&plan, options.method, progress)
         .await
-        .map_err(|source| SyncError::Copy {
-            database: database.to_string(),
-            source,
+        .map_err(|error| match error {
+            CopyError::Verify(error) => SyncError::Verify(error),
+            source => SyncError::Copy {
+                database: database.to_string(),
+                source,
+            },
         })?;
+    timings.copy = started.elapsed();
 
+    let started = Instant::now();
     let views_checked = smoke_test_views(&target.client(), database).await?;
-    let verified = verify::verify(&source.client(), &target.client(), database).await?;
+    let (source_sql, target_sql) = (source.client(), target.client());
+    let verified = match copied.checksums {
+        Some(checksums) => {
+            verify::verify_with(&source_sql, &target_sql, database, checksums).await?
+        }
+        None => verify::verify(&source_sql, &target_sql, database).await?,
+    };
+    timings.verify = started.elapsed();
 
     Ok(SyncReport {
         preflight,
-        streams,
+        codecs,
+        streams: copied.streams,
         views_checked,
         verified,
+        timings,
     })
+}
+
+/// Zstd on each side that has it, when compression is on.
+async fn codecs(source: &Endpoint, target: &Endpoint, compress: bool) -> Codecs {
+    if !compress {
+        return Codecs::PLAIN;
+    }
+    let (dump, load) = tokio::join!(
+        compression::available(source.runner.as_ref()),
+        compression::available(target.runner.as_ref())
+    );
+    Codecs { dump, load }
 }
 
 /// Create `database` on the target if it does not exist.

@@ -60,6 +60,7 @@ fn options(ctx: &StepContext<'_>, writes_frozen: bool) -> SyncOptions {
     SyncOptions {
         preflight,
         method,
+        compress: database.sync.compress,
         charset: database.charset.clone(),
         collation: database.collation.clone(),
     }
@@ -265,6 +266,8 @@ async fn sync_one(ctx: &StepContext<'_>, params: &FromFleet, name: &str) -> anyh
             "rows": report.verified.total_rows(),
             "bytes": bytes,
             "views_checked": report.views_checked,
+            "codecs": report.codecs,
+            "timings": report.timings,
             "checksums": report.verified.tables(),
         }),
     )?;

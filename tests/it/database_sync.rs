@@ -2,9 +2,11 @@
 //! verification that must catch a changed row.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use wwctl::database::command::LocalRunner;
-use wwctl::database::copy::CopyMethod;
+use wwctl::database::compression::{Codec, Codecs};
+use wwctl::database::copy::{CopyMethod, tables_largest_first};
 use wwctl::database::dump::SyncMode;
 use wwctl::database::endpoint::Endpoint;
 use wwctl::database::generate::{self, GenerateOptions};
@@ -25,6 +27,7 @@ pub fn options(database: &str, method: CopyMethod) -> SyncOptions {
     SyncOptions {
         preflight: PreflightOptions::new(database, SyncMode::DumpLoad),
         method,
+        compress: true,
         charset: "utf8mb4".to_string(),
         collation: "utf8mb4_unicode_ci".to_string(),
     }
@@ -67,7 +70,15 @@ async fn sync_both_methods_verify_equal() {
     .unwrap_or_else(|error| panic!("parallel sync failed: {error}"));
     // Schema, 20 tables, programs; no views.
     assert_eq!(parallel.streams.len(), 22);
+    // Checksums taken table by table during the copy equal those taken
+    // all at once after it.
     assert_eq!(parallel.verified.tables(), single.verified.tables());
+    let zstd = Codecs {
+        dump: Codec::Zstd,
+        load: Codec::Zstd,
+    };
+    assert_eq!((single.codecs, parallel.codecs), (zstd, zstd));
+    assert!(parallel.timings.copy > Duration::ZERO);
     assert_eq!(parallel.verified.total_rows(), single.verified.total_rows());
 
     let row = target_server
@@ -76,6 +87,36 @@ async fn sync_both_methods_verify_equal() {
         .await
         .unwrap();
     assert_eq!(row[0][0].as_deref(), Some("1500"));
+
+    // The largest table streams first.
+    let objects = verify::objects(&source.client(), "wwdtm").await.unwrap();
+    let order = tables_largest_first(&source.client(), "wwdtm", &objects.tables)
+        .await
+        .unwrap();
+    let sizes = source
+        .client()
+        .query(
+            "SELECT TABLE_NAME, DATA_LENGTH + INDEX_LENGTH FROM information_schema.TABLES \
+             WHERE TABLE_SCHEMA = 'wwdtm'",
+        )
+        .await
+        .unwrap();
+    let size_of = |table: &String| -> u64 {
+        let row = sizes
+            .iter()
+            .find(|row| row[0].as_ref() == Some(table))
+            .unwrap();
+        row[1].as_deref().unwrap().parse().unwrap()
+    };
+    let ordered_sizes: Vec<u64> = order.iter().map(size_of).collect();
+    assert!(
+        ordered_sizes.windows(2).all(|pair| pair[0] >= pair[1]),
+        "{order:?} {ordered_sizes:?}"
+    );
+    assert!(ordered_sizes[0] > ordered_sizes[19], "{ordered_sizes:?}");
+    let mut sorted = order.clone();
+    sorted.sort();
+    assert_eq!(sorted, objects.tables.iter().cloned().collect::<Vec<_>>());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -150,14 +191,15 @@ async fn real_schema_sync_verifies() {
     let source = endpoint("source", &source_server).await;
     let target = endpoint("target", &target_server).await;
 
-    let report = sync(
-        &source,
-        &target,
-        &options("wwdtm", CopyMethod::Single),
-        &|_| {},
-    )
-    .await
-    .unwrap_or_else(|error| panic!("sync failed: {error}"));
+    // Uncompressed, as `database.sync.compress: false` asks.
+    let uncompressed = SyncOptions {
+        compress: false,
+        ..options("wwdtm", CopyMethod::Single)
+    };
+    let report = sync(&source, &target, &uncompressed, &|_| {})
+        .await
+        .unwrap_or_else(|error| panic!("sync failed: {error}"));
     assert_eq!(report.verified.tables().len(), 20);
     assert!(report.verified.total_rows() > 15_000);
+    assert_eq!(report.codecs, Codecs::PLAIN);
 }
