@@ -11,7 +11,7 @@ use crate::engine::runner::{self, RunRequest};
 use crate::error::{ExitCode, UserError};
 use crate::inventory::{self, Inventory};
 use crate::output::progress::Progress;
-use crate::output::{Printer, logging};
+use crate::output::{Printer, count, logging};
 use crate::playbook::{self, Params};
 use crate::resources::{ResourceStore, Resources};
 use crate::state::StateDir;
@@ -182,9 +182,9 @@ fn print_result(printer: &Printer, journal: &Journal) -> anyhow::Result<()> {
         printer.json(journal)?;
     } else {
         printer.text(&format!(
-            "run {} finished: {} steps done",
+            "run {} finished: {} done",
             journal.run_id,
-            journal.steps.len()
+            count(journal.steps.len(), "step")
         ))?;
     }
     Ok(())

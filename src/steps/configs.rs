@@ -27,6 +27,7 @@ use super::database::{CHECK_OPTIONS_SCRIPT, MYSQL_ROOT};
 use super::deploy;
 use super::nginx::{self, NGINX_ROOT};
 use super::support::on_each_target;
+use crate::output::count;
 
 const UNIT_DIR: &str = "/etc/systemd/system";
 const NGINX_UNIT: &str = "nginx";
@@ -202,10 +203,10 @@ async fn current_releases(host: &Host, apps: &[&App]) -> anyhow::Result<BTreeMap
     let targets: Vec<&str> = text.lines().collect();
     if targets.len() != apps.len() {
         anyhow::bail!(
-            "reading the app symlinks on `{}` gave {} lines for {} apps",
+            "reading the app symlinks on `{}` gave {} for {}",
             host.target.name,
-            targets.len(),
-            apps.len()
+            count(targets.len(), "line"),
+            count(apps.len(), "app")
         );
     }
 

@@ -24,6 +24,7 @@ use crate::secret::Secret;
 use super::configure::{self, check_in_place, files_under, to_spec};
 use super::db_secrets;
 use super::support::on_each_target;
+use crate::output;
 
 pub(super) const MYSQL_ROOT: &str = "/etc/mysql";
 /// Checks the server's option files: MariaDB has no `--validate-config`,
@@ -264,7 +265,10 @@ pub async fn plan_seed(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
         if let Some(count) = show_count(&endpoint.client(), &ctx.inventory().database.name).await?
             && count > 0
         {
-            *change = Change::no_change(Some(name), format!("database holds {count} shows"));
+            *change = Change::no_change(
+                Some(name),
+                format!("database holds {}", output::count(count, "show")),
+            );
         }
     }
     Ok(plan)
