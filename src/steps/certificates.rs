@@ -13,12 +13,12 @@ use zeroize::Zeroizing;
 use crate::engine::context::StepContext;
 use crate::engine::plan::{Change, ChangeAction, StepPlan};
 use crate::inventory::{Inventory, Issuer, Role};
+use crate::output::count;
 use crate::remote::sync::{self, Contents, FileSpec, FileStatus};
 use crate::remote::{Cmd, Host};
 use crate::steps::FromFleet;
 
 use super::support::on_each_target;
-use crate::output::count;
 
 /// Certificates closer to expiry than this are flagged in the plan.
 const EXPIRY_WARNING_DAYS: i64 = 14;

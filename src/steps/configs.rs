@@ -17,6 +17,7 @@ use crate::engine::context::StepContext;
 use crate::engine::plan::{Change, ChangeAction, StepPlan};
 use crate::error::HintExt;
 use crate::inventory::{App, Inventory};
+use crate::output::count;
 use crate::remote::services::{self, ServiceAction};
 use crate::remote::sync::{self, FileSpec, FileStatus, Validation};
 use crate::remote::{Cmd, Host};
@@ -27,7 +28,6 @@ use super::database::{CHECK_OPTIONS_SCRIPT, MYSQL_ROOT};
 use super::deploy;
 use super::nginx::{self, NGINX_ROOT};
 use super::support::on_each_target;
-use crate::output::count;
 
 const UNIT_DIR: &str = "/etc/systemd/system";
 const NGINX_UNIT: &str = "nginx";

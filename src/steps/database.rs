@@ -15,6 +15,7 @@ use crate::database::{sync as db_sync, users};
 use crate::engine::context::StepContext;
 use crate::engine::plan::{Change, ChangeAction, StepPlan};
 use crate::inventory::{Droplet, Role};
+use crate::output;
 use crate::remote::runner::SshRunner;
 use crate::remote::services::{self, ServiceAction};
 use crate::remote::sync;
@@ -24,7 +25,6 @@ use crate::secret::Secret;
 use super::configure::{self, check_in_place, files_under, to_spec};
 use super::db_secrets;
 use super::support::on_each_target;
-use crate::output;
 
 pub(super) const MYSQL_ROOT: &str = "/etc/mysql";
 /// Checks the server's option files: MariaDB has no `--validate-config`,

@@ -20,10 +20,10 @@ use crate::engine::context::StepContext;
 use crate::engine::plan::{Change, ChangeAction, StepPlan};
 use crate::error::{HintExt, UserError};
 use crate::inventory::Droplet;
+use crate::output::count;
 use crate::steps::FromFleet;
 
 use super::database::endpoint;
-use crate::output::count;
 
 /// How long the freeze waits for open write transactions to finish.
 const FREEZE_TIMEOUT: Duration = Duration::from_secs(120);
