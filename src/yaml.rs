@@ -118,6 +118,12 @@ fn to_diagnostic(
         *last = duplicate.to_string();
     }
 
+    // A syntax error inside a flow mapping leaves an unknown segment at the
+    // end, which names no key.
+    while segments.last().is_some_and(|last| last == "?") {
+        segments.pop();
+    }
+
     Diagnostic::new(at, segments.join("/"), message).with_optional_hint(hint)
 }
 
@@ -181,6 +187,19 @@ fn hint_for_parse_error(message: &str) -> Option<String> {
     }
     if message.starts_with("duplicate key") {
         return Some("each key may appear once in a mapping; remove or rename one".to_string());
+    }
+    if message.contains("tabs disallowed") {
+        return Some("indent with spaces; YAML does not allow tabs".to_string());
+    }
+    if message.contains("did not find expected ',' or '}'") {
+        return Some(
+            "look for a `{` without its `}` at or before this point, or entries without a `,` between them".to_string(),
+        );
+    }
+    if message.contains("did not find expected ',' or ']'") {
+        return Some(
+            "look for a `[` without its `]` at or before this point, or items without a `,` between them".to_string(),
+        );
     }
     let hint = match message {
         "expected a whole number" => "write digits only, such as `200`, without quotes or units",

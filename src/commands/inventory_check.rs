@@ -6,7 +6,7 @@ use crate::cli::GlobalArgs;
 use crate::diagnostic::Diagnostics;
 use crate::error::ExitCode;
 use crate::inventory::{self, Inventory};
-use crate::output::Printer;
+use crate::output::{Printer, count};
 use crate::playbook;
 
 #[derive(Serialize)]
@@ -87,22 +87,4 @@ fn report_ok(printer: &Printer, inventory: &Inventory) -> anyhow::Result<()> {
         playbook::COMMAND_PLAYBOOKS.join(", "),
     ))?;
     Ok(())
-}
-
-/// Formats `number` with `noun`, adding `s` unless the number is one.
-fn count(number: usize, noun: &str) -> String {
-    let plural = if number == 1 { "" } else { "s" };
-    format!("{number} {noun}{plural}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::count;
-
-    #[test]
-    fn count_is_singular_for_one() {
-        assert_eq!(count(1, "zone"), "1 zone");
-        assert_eq!(count(0, "zone"), "0 zones");
-        assert_eq!(count(10, "record"), "10 records");
-    }
 }

@@ -22,6 +22,7 @@ pub fn run(global: &GlobalArgs, args: &MigrateArgs) -> anyhow::Result<ExitCode> 
             plan: &args.plan,
             options,
             distinct_fleets: Some(("from", "to")),
+            preflight: None,
         },
     )
 }

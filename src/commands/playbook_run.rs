@@ -11,8 +11,9 @@ use crate::engine::runner::{self, RunRequest};
 use crate::error::{ExitCode, UserError};
 use crate::inventory::{self, Inventory};
 use crate::output::progress::Progress;
-use crate::output::{Printer, logging};
+use crate::output::{Printer, count, logging};
 use crate::playbook::{self, Params};
+use crate::resources::{ResourceStore, Resources};
 use crate::state::StateDir;
 
 /// A command to run as a playbook.
@@ -24,7 +25,14 @@ pub struct PlaybookCommand<'a> {
     /// Two fleet parameters that must name different fleets once aliases
     /// are resolved, such as `from` and `to` of a migration.
     pub distinct_fleets: Option<(&'static str, &'static str)>,
+    /// A check of the recorded resources that runs before a real run or an
+    /// online dry run, so a run that cannot succeed stops before any change.
+    pub preflight: Option<Preflight>,
 }
+
+/// Rejects a run that cannot succeed with the resources recorded in the
+/// state folder.
+pub type Preflight = fn(&Inventory, &RunRequest, &Resources) -> Result<(), UserError>;
 
 pub fn run(global: &GlobalArgs, command: PlaybookCommand<'_>) -> anyhow::Result<ExitCode> {
     let inventory = load_inventory(global)?;
@@ -44,6 +52,11 @@ pub fn run(global: &GlobalArgs, command: PlaybookCommand<'_>) -> anyhow::Result<
 
     if !command.plan.offline {
         global.check_files()?;
+        if let Some(preflight) = command.preflight {
+            let resources =
+                ResourceStore::open(&StateDir::at(&global.state_dir()).resources_path())?;
+            preflight(&inventory, &request, &resources.snapshot())?;
+        }
     }
 
     let printer = Printer::new(global.output, global.quiet);
@@ -169,9 +182,9 @@ fn print_result(printer: &Printer, journal: &Journal) -> anyhow::Result<()> {
         printer.json(journal)?;
     } else {
         printer.text(&format!(
-            "run {} finished: {} steps done",
+            "run {} finished: {} done",
             journal.run_id,
-            journal.steps.len()
+            count(journal.steps.len(), "step")
         ))?;
     }
     Ok(())

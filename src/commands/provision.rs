@@ -25,6 +25,7 @@ pub fn run(global: &GlobalArgs, args: &ProvisionArgs) -> anyhow::Result<ExitCode
             plan: &args.plan,
             options,
             distinct_fleets: None,
+            preflight: None,
         },
     )
 }

@@ -22,6 +22,7 @@ pub fn run(global: &GlobalArgs, args: &TeardownArgs) -> anyhow::Result<ExitCode>
             plan: &args.plan,
             options,
             distinct_fleets: None,
+            preflight: None,
         },
     )
 }

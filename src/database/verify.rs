@@ -35,6 +35,7 @@ use std::fmt;
 
 use crate::database::quote;
 use crate::database::sql::{SqlError, SqlRunner};
+use crate::output::count;
 
 /// Row count and checksum of one table.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -117,8 +118,10 @@ impl fmt::Display for Mismatch {
                 target_checksum,
             } => write!(
                 f,
-                "table `{table}` differs: source has {source_rows} rows with checksum \
-                 {source_checksum}, target has {target_rows} rows with checksum {target_checksum}"
+                "table `{table}` differs: source has {} with checksum {source_checksum}, \
+                 target has {} with checksum {target_checksum}",
+                count(*source_rows, "row"),
+                count(*target_rows, "row")
             ),
             Mismatch::Columns {
                 table,
@@ -408,7 +411,11 @@ async fn checksums<T: AsRef<str>>(
         return Err(SqlError::Output {
             host: sql.host().to_string(),
             statement: "checksum queries".to_string(),
-            detail: format!("expected {} rows, got {}", checksums.len(), rows.len()),
+            detail: format!(
+                "expected {}, got {}",
+                count(checksums.len(), "row"),
+                rows.len()
+            ),
         });
     }
     for (table, row) in checksums.iter_mut().zip(rows) {
@@ -575,6 +582,20 @@ mod tests {
         assert!(text.contains("table `t` differs"), "{text}");
         assert!(text.contains("checksum 1-2"), "{text}");
         assert!(text.contains("checksum 9-9"), "{text}");
+    }
+
+    #[test]
+    fn compare_counts_one_row_singular() {
+        let error = compare(&snapshot(1, "1-2"), &snapshot(2, "9-9")).unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.contains("source has 1 row with checksum 1-2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("target has 2 rows with checksum 9-9"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::yaml::{self, Spanned};
 
 pub use model::*;
 pub use query::FleetSelector;
-pub use resolve::{MIN_TTL, parse_duration};
+pub use resolve::{DURATION_HINT, MIN_TTL, parse_duration};
 
 use layers::{Layer, Layers};
 use raw::RawInventory;

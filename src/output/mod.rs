@@ -3,9 +3,17 @@
 pub mod logging;
 pub mod progress;
 
+use std::fmt::Display;
 use std::io::Write;
 
 use crate::cli::OutputFormat;
+
+/// Formats `number` with `noun`, adding `s` unless the number is one:
+/// `1 file`, `0 files`. It suits only nouns with a regular plural.
+pub fn count<N: Display + PartialEq + From<u8>>(number: N, noun: &str) -> String {
+    let plural = if number == N::from(1) { "" } else { "s" };
+    format!("{number} {noun}{plural}")
+}
 
 /// Writes command results to stdout and human messages to stderr.
 #[derive(Clone, Copy, Debug)]
@@ -45,5 +53,17 @@ impl Printer {
         if !self.quiet {
             let _ = writeln!(std::io::stderr().lock(), "{text}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count;
+
+    #[test]
+    fn count_is_singular_for_one() {
+        assert_eq!(count(1usize, "zone"), "1 zone");
+        assert_eq!(count(0usize, "zone"), "0 zones");
+        assert_eq!(count(10u64, "record"), "10 records");
     }
 }

@@ -13,6 +13,7 @@ use zeroize::Zeroizing;
 use crate::engine::context::StepContext;
 use crate::engine::plan::{Change, ChangeAction, StepPlan};
 use crate::inventory::{Inventory, Issuer, Role};
+use crate::output::count;
 use crate::remote::sync::{self, Contents, FileSpec, FileStatus};
 use crate::remote::{Cmd, Host};
 use crate::steps::FromFleet;
@@ -100,10 +101,14 @@ fn expiry_note(domain: &str, info: &CertificateInfo, now: Timestamp) -> anyhow::
     }
     if days < EXPIRY_WARNING_DAYS {
         return Ok(format!(
-            "{domain}: expires {date}, in {days} days: renew it soon after the move"
+            "{domain}: expires {date}, in {}: renew it soon after the move",
+            count(days, "day")
         ));
     }
-    Ok(format!("{domain}: valid until {date} ({days} days)"))
+    Ok(format!(
+        "{domain}: valid until {date} ({})",
+        count(days, "day")
+    ))
 }
 
 /// Returns the server the certificates come from: the entry droplet of the same
@@ -326,4 +331,24 @@ async fn read_key(host: &Host, path: &str) -> anyhow::Result<Zeroizing<Vec<u8>>>
         anyhow::bail!("`{}` has no private key at `{path}`", host.target.name);
     }
     Ok(Zeroizing::new(output.stdout))
+}
+
+#[cfg(test)]
+mod tests {
+    use jiff::Timestamp;
+
+    use super::{CertificateInfo, expiry_note};
+
+    #[test]
+    fn expiry_note_counts_one_day() {
+        let now: Timestamp = "2026-12-05T00:00:00Z".parse().unwrap();
+        let info = CertificateInfo {
+            not_after: "2026-12-06T12:00:00Z".parse().unwrap(),
+            names: vec!["wwdt.me".to_string()],
+        };
+
+        let note = expiry_note("wwdt.me", &info, now).unwrap();
+
+        assert!(note.contains("in 1 day:"), "{note}");
+    }
 }

@@ -17,6 +17,7 @@ use crate::engine::context::StepContext;
 use crate::engine::plan::{Change, ChangeAction, StepPlan};
 use crate::error::HintExt;
 use crate::inventory::{App, Inventory};
+use crate::output::count;
 use crate::remote::services::{self, ServiceAction};
 use crate::remote::sync::{self, FileSpec, FileStatus, Validation};
 use crate::remote::{Cmd, Host};
@@ -202,10 +203,10 @@ async fn current_releases(host: &Host, apps: &[&App]) -> anyhow::Result<BTreeMap
     let targets: Vec<&str> = text.lines().collect();
     if targets.len() != apps.len() {
         anyhow::bail!(
-            "reading the app symlinks on `{}` gave {} lines for {} apps",
+            "reading the app symlinks on `{}` gave {} for {}",
             host.target.name,
-            targets.len(),
-            apps.len()
+            count(targets.len(), "line"),
+            count(apps.len(), "app")
         );
     }
 

@@ -8,6 +8,7 @@ use zeroize::Zeroizing;
 
 use crate::engine::context::StepContext;
 use crate::engine::plan::{Change, ChangeAction};
+use crate::output::count;
 use crate::remote::sync::{self, Contents, FileSpec, FileStatus, Validation};
 use crate::remote::{Cmd, Host};
 use crate::render::{self, Directory, Facts, RenderedFile, Secrets};
@@ -184,7 +185,7 @@ pub async fn plan_files(
     if changes.is_empty() {
         changes.push(Change::no_change(
             Some(target.to_string()),
-            format!("{} files up to date", files.len()),
+            format!("{} up to date", count(files.len(), "file")),
         ));
     }
     Ok(changes)

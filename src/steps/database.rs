@@ -15,6 +15,7 @@ use crate::database::{sync as db_sync, users};
 use crate::engine::context::StepContext;
 use crate::engine::plan::{Change, ChangeAction, StepPlan};
 use crate::inventory::{Droplet, Role};
+use crate::output;
 use crate::remote::runner::SshRunner;
 use crate::remote::services::{self, ServiceAction};
 use crate::remote::sync;
@@ -264,7 +265,10 @@ pub async fn plan_seed(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
         if let Some(count) = show_count(&endpoint.client(), &ctx.inventory().database.name).await?
             && count > 0
         {
-            *change = Change::no_change(Some(name), format!("database holds {count} shows"));
+            *change = Change::no_change(
+                Some(name),
+                format!("database holds {}", output::count(count, "show")),
+            );
         }
     }
     Ok(plan)

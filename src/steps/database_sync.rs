@@ -20,6 +20,7 @@ use crate::engine::context::StepContext;
 use crate::engine::plan::{Change, ChangeAction, StepPlan};
 use crate::error::{HintExt, UserError};
 use crate::inventory::Droplet;
+use crate::output::count;
 use crate::steps::FromFleet;
 
 use super::database::endpoint;
@@ -129,9 +130,9 @@ pub async fn plan(ctx: &StepContext<'_>, params: &FromFleet) -> anyhow::Result<S
             plan.changes.push(Change::no_change(
                 Some(name.clone()),
                 format!(
-                    "`{database}` equal on both sides ({} tables, {} rows)",
-                    verified.tables().len(),
-                    verified.total_rows()
+                    "`{database}` equal on both sides ({}, {})",
+                    count(verified.tables().len(), "table"),
+                    count(verified.total_rows(), "row")
                 ),
             ));
             continue;
@@ -157,8 +158,9 @@ pub async fn plan(ctx: &StepContext<'_>, params: &FromFleet) -> anyhow::Result<S
                 format!("copy database `{database}` from `{}`", source.name),
             )
             .detail(format!(
-                "{} tables, {rows} rows",
-                source_snapshot.tables.len()
+                "{}, {}",
+                count(source_snapshot.tables.len(), "table"),
+                count(rows, "row")
             ))
             .detail(format!(
                 "writes on `{}` frozen from the copy until DNS moves",
@@ -233,12 +235,7 @@ async fn sync_one(ctx: &StepContext<'_>, params: &FromFleet, name: &str) -> anyh
         .await?;
 
     let progress = |update: &crate::database::pipeline::Progress| {
-        ctx.services.progress.message(&format!(
-            "copying {}: {} MB, {} tables",
-            update.stream,
-            update.bytes_written / 1_000_000,
-            update.tables
-        ));
+        ctx.services.progress.message(&copy_progress_text(update));
     };
     let report = db_sync::sync(
         &source_endpoint,
@@ -278,4 +275,42 @@ async fn sync_one(ctx: &StepContext<'_>, params: &FromFleet, name: &str) -> anyh
     ctx.record_output(&format!("{name}.verified"), serde_json::json!(true))?;
     tracing::info!(source = %source.name, target = name, rows = report.verified.total_rows(), "database copied and verified");
     Ok(())
+}
+
+/// Formats a progress line of the database copy: stream, megabytes, tables.
+fn copy_progress_text(update: &crate::database::pipeline::Progress) -> String {
+    format!(
+        "copying {}: {} MB, {}",
+        update.stream,
+        update.bytes_written / 1_000_000,
+        count(update.tables, "table")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::copy_progress_text;
+    use crate::database::pipeline::Progress;
+
+    fn progress(tables: u64) -> Progress {
+        Progress {
+            stream: "table ww_shows".to_string(),
+            bytes_read: 0,
+            bytes_written: 0,
+            tables,
+            current_table: None,
+        }
+    }
+
+    #[test]
+    fn copy_progress_counts_tables() {
+        assert_eq!(
+            copy_progress_text(&progress(1)),
+            "copying table ww_shows: 0 MB, 1 table"
+        );
+        assert_eq!(
+            copy_progress_text(&progress(0)),
+            "copying table ww_shows: 0 MB, 0 tables"
+        );
+    }
 }

@@ -188,14 +188,12 @@ pub async fn plan_lower(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
                 Some(label),
                 "no record yet; the switch creates it",
             )),
-            Some(record) if wanted.is_some() && record.data == wanted => plan.changes.push(
-                Change::no_change(Some(label), "already points at its target"),
-            ),
             Some(record) => {
                 let ttl = record.ttl.unwrap_or(managed.normal_ttl());
-                if ttl <= managed.zone.cutover_ttl {
-                    plan.changes
-                        .push(Change::no_change(Some(label), format!("TTL already {ttl}")));
+                let points_at_target = wanted.is_some() && record.data == wanted;
+                let target = points_at_target.then_some(managed.droplet.as_str());
+                if let Some(reason) = lower_ttl_skip_reason(ttl, managed.zone.cutover_ttl, target) {
+                    plan.changes.push(Change::no_change(Some(label), reason));
                     continue;
                 }
                 plan.changes.push(
@@ -215,6 +213,21 @@ pub async fn plan_lower(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
         }
     }
     Ok(plan)
+}
+
+/// Returns why the TTL of a record with `ttl` stays as it is, or `None`
+/// when it must be lowered. `target` is the droplet the record already
+/// points at, when it points at the step's target.
+fn lower_ttl_skip_reason(ttl: u32, cutover_ttl: u32, target: Option<&str>) -> Option<String> {
+    if ttl <= cutover_ttl {
+        return Some(format!(
+            "TTL {ttl} is already at or below the cutover TTL {cutover_ttl}"
+        ));
+    }
+    let droplet = target?;
+    Some(format!(
+        "TTL {ttl} stays: the record already points at `{droplet}`, so no switch follows"
+    ))
 }
 
 pub async fn apply_lower(ctx: &StepContext<'_>) -> anyhow::Result<()> {
@@ -411,16 +424,51 @@ async fn wait_for_old_ttls(
 // ------------------------------------------------------------------ verify
 
 pub fn plan_verify_offline(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
-    let names: Vec<String> = managed(ctx)?.iter().map(Managed::fqdn).collect();
-    Ok(StepPlan::with_changes(vec![
-        Change::new(
-            ChangeAction::Check,
-            None,
-            "query every authoritative nameserver until it answers the new address",
-        )
-        .detail(names.join(", "))
-        .detail(format!("for up to {}s", VERIFY_TIMEOUT.as_secs())),
-    ]))
+    let all = managed(ctx)?;
+    let mut droplets: Vec<(String, Option<String>)> = Vec::new();
+    for managed in &all {
+        if !droplets.iter().any(|(name, _)| *name == managed.droplet) {
+            droplets.push((managed.droplet.clone(), None));
+        }
+    }
+    Ok(StepPlan::with_changes(vec![verify_change(&all, &droplets)]))
+}
+
+/// Plans the check like `plan_verify_offline`, with the recorded address
+/// of each droplet the records move to.
+pub async fn plan_verify(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
+    let all = managed(ctx)?;
+    let mut droplets: Vec<(String, Option<String>)> = Vec::new();
+    for managed in &all {
+        if !droplets.iter().any(|(name, _)| *name == managed.droplet) {
+            let address = ctx.address_of(&managed.droplet).await?;
+            droplets.push((managed.droplet.clone(), address));
+        }
+    }
+    Ok(StepPlan::with_changes(vec![verify_change(&all, &droplets)]))
+}
+
+/// Builds the planned check: the records, and the droplets (with their
+/// addresses, once known) whose address every nameserver must return.
+fn verify_change(records: &[Managed<'_>], droplets: &[(String, Option<String>)]) -> Change {
+    let names: Vec<String> = records.iter().map(Managed::fqdn).collect();
+    let addresses: Vec<String> = droplets
+        .iter()
+        .map(|(name, address)| match address {
+            Some(address) => format!("`{name}` ({address})"),
+            None => format!("`{name}`"),
+        })
+        .collect();
+    Change::new(
+        ChangeAction::Check,
+        None,
+        format!(
+            "query every authoritative nameserver until it answers the address of {}",
+            addresses.join(", ")
+        ),
+    )
+    .detail(names.join(", "))
+    .detail(format!("for up to {}s", VERIFY_TIMEOUT.as_secs()))
 }
 
 /// Returns the nameservers to query: `--dns-server`, or the zone's NS records.
@@ -616,4 +664,56 @@ pub async fn apply_restore(ctx: &StepContext<'_>) -> anyhow::Result<()> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{lower_ttl_skip_reason, verify_change};
+
+    #[test]
+    fn lower_ttl_skip_names_cutover_ttl() {
+        assert_eq!(
+            lower_ttl_skip_reason(60, 60, None).as_deref(),
+            Some("TTL 60 is already at or below the cutover TTL 60")
+        );
+        assert_eq!(
+            lower_ttl_skip_reason(30, 60, Some("prod-2023")).as_deref(),
+            Some("TTL 30 is already at or below the cutover TTL 60")
+        );
+    }
+
+    #[test]
+    fn lower_ttl_skip_on_target_keeps_ttl() {
+        let reason = lower_ttl_skip_reason(3600, 60, Some("prod-2023")).unwrap();
+        assert_eq!(
+            reason,
+            "TTL 3600 stays: the record already points at `prod-2023`, so no switch follows"
+        );
+        assert!(!reason.contains("its target"), "{reason}");
+    }
+
+    #[test]
+    fn lower_ttl_skip_none_when_moving() {
+        assert_eq!(lower_ttl_skip_reason(3600, 60, None), None);
+    }
+
+    #[test]
+    fn verify_change_names_destination() {
+        let change = verify_change(
+            &[],
+            &[
+                ("lb-2022".to_string(), Some("192.0.2.10".to_string())),
+                ("staging-2022".to_string(), None),
+            ],
+        );
+        assert_eq!(
+            change.summary,
+            "query every authoritative nameserver until it answers the address of `lb-2022` (192.0.2.10), `staging-2022`"
+        );
+        assert!(
+            !change.summary.contains("new address"),
+            "{}",
+            change.summary
+        );
+    }
 }

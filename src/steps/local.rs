@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::engine::context::StepContext;
 use crate::engine::plan::{Change, StepPlan};
+use crate::error::HintExt;
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,12 +34,14 @@ pub async fn apply(params: &LocalRun, ctx: &StepContext<'_>) -> anyhow::Result<(
         anyhow::bail!("step `{}` has an empty `argv`", ctx.step.id);
     };
     let timeout = match &params.timeout {
-        Some(text) => crate::inventory::parse_duration(text).map_err(|reason| {
-            anyhow::anyhow!(
-                "step `{}` has an invalid timeout `{text}`: {reason}",
-                ctx.step.id
-            )
-        })?,
+        Some(text) => crate::inventory::parse_duration(text)
+            .map_err(|reason| {
+                anyhow::anyhow!(
+                    "step `{}` has an invalid timeout: `{text}` {reason}",
+                    ctx.step.id
+                )
+            })
+            .hint(crate::inventory::DURATION_HINT)?,
         None => DEFAULT_TIMEOUT,
     };
 

@@ -160,7 +160,7 @@ impl Action {
             Action::ConfigsApply => configs::plan(ctx).await,
             Action::DnsLowerTtl => dns::plan_lower(ctx).await,
             Action::DnsSwitch => dns::plan_switch(ctx).await,
-            Action::DnsVerify => dns::plan_verify_offline(ctx),
+            Action::DnsVerify => dns::plan_verify(ctx).await,
             Action::DnsRestoreTtl => dns::plan_restore(ctx).await,
             Action::TlsCertificates(params) => certificates::plan(ctx, params).await,
         }

@@ -256,3 +256,84 @@ fn folder_with_yaml_name_is_reported() {
         "{text}"
     );
 }
+
+#[test]
+fn tab_indentation_gets_hint() {
+    let (code, text) = check_broken("dns.yaml", "      ttl: 3600\n", "\tttl: 3600\n");
+    assert_eq!(code, Some(3));
+    assert!(text.contains("INV/dns.yaml:6:2: dns/zones: "), "{text}");
+    assert!(text.contains("tabs"), "{text}");
+    assert!(
+        text.contains("hint: indent with spaces; YAML does not allow tabs"),
+        "{text}"
+    );
+}
+
+#[test]
+fn unclosed_brace_path_has_no_placeholder() {
+    let (code, text) = check_broken(
+        "dns.yaml",
+        "{ type: A, points_to: { env: prod } }\n        www:",
+        "{ type: A, points_to: { env: prod }\n        www:",
+    );
+    assert_eq!(code, Some(3));
+    assert!(
+        text.contains("INV/dns.yaml:13:9: dns/zones/wwdt.me/records/@: "),
+        "{text}"
+    );
+    assert!(!text.contains("/?"), "{text}");
+    assert!(
+        text.contains("hint: look for a `{` without its `}` at or before this point"),
+        "{text}"
+    );
+}
+
+#[test]
+fn invalid_duration_hides_parser_internals() {
+    let (code, text) = check_broken("dns.yaml", "drain_margin: 5m", "drain_margin: 5 minutess");
+    assert_eq!(code, Some(3));
+    assert!(
+        text.contains(
+            "INV/dns.yaml:10:21: dns/zones/wwdt.me/drain_margin: `5 minutess` is not a duration"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("PT5M"), "{text}");
+    assert!(!text.contains("unparsed input"), "{text}");
+    assert!(text.contains("hint: write a number with a unit"), "{text}");
+    assert!(text.contains("`5 minutes`"), "{text}");
+}
+
+#[test]
+fn unknown_env_has_no_follow_on_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = copy_inventory(dir.path());
+    let fleets = inventory.join("fleets.yaml");
+    let text = std::fs::read_to_string(&fleets).unwrap();
+    assert_eq!(text.matches("env: staging").count(), 2, "{text}");
+    std::fs::write(&fleets, text.replace("env: staging", "env: stagin")).unwrap();
+
+    let output = wwctl()
+        .args(["inventory", "check", "--inventory"])
+        .arg(&inventory)
+        .output()
+        .unwrap();
+    let text = stderr(&output).replace(&inventory.display().to_string(), "INV");
+
+    assert_eq!(output.status.code(), Some(3), "{text}");
+    assert!(text.contains("have 2 problems"), "{text}");
+    assert!(
+        text.contains(
+            "INV/fleets.yaml:31:14: fleets/2022/droplets/staging-2022/env: unknown environment `stagin`"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "INV/fleets.yaml:45:14: fleets/2023/droplets/staging-2023/env: unknown environment `stagin`"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("did you mean `staging`?"), "{text}");
+    assert!(!text.contains("no fleet has a droplet"), "{text}");
+}

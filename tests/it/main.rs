@@ -33,5 +33,6 @@ mod render_nginx;
 mod render_proxy;
 mod render_snapshots;
 mod render_support;
+mod rollback_guard;
 mod teardown_select;
 mod token_redaction;

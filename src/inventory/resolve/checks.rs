@@ -95,6 +95,16 @@ fn check_site_records(ctx: &mut Ctx<'_>, inventory: &Inventory) {
         }
     }
 
+    // A droplet with a missing or unknown environment was reported already,
+    // and the environment a record seems to lack may be the one it meant.
+    let droplet_env_reported = inventory
+        .fleets
+        .values()
+        .flat_map(|fleet| fleet.droplets.values())
+        .any(|droplet| !inventory.environments.contains_key(&droplet.env));
+    if droplet_env_reported {
+        return;
+    }
     for zone in inventory.dns.zones.values() {
         for record in &zone.records {
             if let RecordTarget::Env(env) = &record.target {

@@ -157,8 +157,8 @@ impl Ctx<'_> {
                 self.report_with_hint(
                     found.at,
                     found.key_path,
-                    format!("invalid duration `{}`: {reason}", found.value),
-                    "write a duration such as `30s`, `10m` or `1h 30m`",
+                    format!("`{}` {reason}", found.value),
+                    DURATION_HINT,
                 );
                 default
             }
@@ -192,18 +192,24 @@ impl Ctx<'_> {
     }
 }
 
-/// Parse a human duration such as `30s`, `10m` or `1h 30m`.
+/// The forms of duration that `parse_duration` accepts, for hints.
+pub const DURATION_HINT: &str =
+    "write a number with a unit, such as `500ms`, `30s`, `10m`, `1h 30m` or `5 minutes`";
+
+/// Parses a human duration such as `30s`, `10m` or `1h 30m` with jiff's
+/// friendly format. The error completes a sentence about the value
+/// (`is not a duration`) and leaves out the parser's own words.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let signed: jiff::SignedDuration = text
         .trim()
         .parse()
-        .map_err(|error: jiff::Error| error.to_string())?;
+        .map_err(|_: jiff::Error| "is not a duration".to_string())?;
     if signed.is_negative() {
-        return Err("the duration is negative".to_string());
+        return Err("is a negative duration".to_string());
     }
     signed
         .try_into()
-        .map_err(|error: jiff::Error| error.to_string())
+        .map_err(|_: jiff::Error| "is too long a duration".to_string())
 }
 
 fn resolve_project(ctx: &mut Ctx<'_>, root: &Layers<'_, RawInventory>) -> Project {

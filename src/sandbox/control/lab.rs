@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::error::{HintExt, UserError};
 use crate::sandbox::folder::{Runtime, SandboxDir};
+use crate::sandbox::lab::status::LabStatus;
 use crate::sandbox::lab::{Lab, LabConfig};
 use crate::secret::Secret;
 
@@ -87,12 +88,12 @@ pub fn env_variables(dir: &SandboxDir) -> anyhow::Result<Vec<(&'static str, Stri
 }
 
 /// Returns the lab's status for `sandbox status`, when there is a lab.
-pub fn status_json(dir: &SandboxDir) -> Option<serde_json::Value> {
+pub fn status(dir: &SandboxDir) -> Option<LabStatus> {
     if !has_lab(dir) {
         return None;
     }
     let lab = Lab::open(&lab_dir(dir)).ok()?;
-    serde_json::to_value(lab.status()).ok()
+    Some(lab.status())
 }
 
 /// Take the lab down: every host, link, mount and process.

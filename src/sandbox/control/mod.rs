@@ -7,6 +7,7 @@ pub mod lab;
 use std::fs;
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,7 @@ use crate::error::{ExitCode, HintExt, UserError};
 use crate::output::Printer;
 use crate::sandbox::faults::FaultSpec;
 use crate::sandbox::folder::{Runtime, SandboxDir, is_sandbox_server};
+use crate::sandbox::lab::status::LabStatus;
 use crate::sandbox::options::ServeOptions;
 use crate::sandbox::token;
 use crate::secret::Secret;
@@ -215,6 +217,7 @@ fn print_status(
         http::request(runtime.api, "GET", "/_sandbox/health", None, None)
             .is_ok_and(|reply| reply.status == 200)
     });
+    let lab = lab::status(dir);
 
     if printer.is_json() {
         printer.json(&json!({
@@ -230,39 +233,60 @@ fn print_status(
             "time_scale": runtime.map(|runtime| runtime.time_scale),
             "public_url": runtime.map(|runtime| runtime.public_url.clone()),
             "started_at": runtime.map(|runtime| runtime.started_at.to_string()),
-            "lab": lab::status_json(dir),
+            "lab": lab,
         }))?;
         return Ok(());
     }
 
-    let Some(runtime) = runtime else {
-        printer.text(&format!(
-            "sandbox: not running\nfolder:  {}",
-            dir.path.display()
-        ))?;
-        return Ok(());
-    };
-    let mode = if runtime.api_only {
-        "API only"
-    } else {
-        "API and lab hosts"
-    };
-    let state = if healthy {
-        "running"
-    } else {
-        "running, not answering"
-    };
-    printer.text(&format!(
-        "sandbox:    {state} (pid {})\napi:        {}\ndns:        {}\nmode:       {mode}\ntime scale: {}\nfolder:     {}\nlog:        {}\nstarted:    {}",
-        runtime.pid,
-        runtime.api_url(),
-        runtime.dns,
-        runtime.time_scale,
-        dir.path.display(),
-        dir.log_file().display(),
-        runtime.started_at,
+    printer.text(&status_text(
+        runtime,
+        healthy,
+        &dir.path,
+        &dir.log_file(),
+        lab.as_ref(),
     ))?;
     Ok(())
+}
+
+/// Formats `sandbox status` for people: the daemon, then the lab's hosts
+/// and their services when a lab exists.
+fn status_text(
+    runtime: Option<&Runtime>,
+    healthy: bool,
+    folder: &Path,
+    log: &Path,
+    lab: Option<&LabStatus>,
+) -> String {
+    let mut text = match runtime {
+        None => format!("sandbox: not running\nfolder:  {}", folder.display()),
+        Some(runtime) => {
+            let mode = if runtime.api_only {
+                "API only"
+            } else {
+                "API and lab hosts"
+            };
+            let state = if healthy {
+                "running"
+            } else {
+                "running, not answering"
+            };
+            format!(
+                "sandbox:    {state} (pid {})\napi:        {}\ndns:        {}\nmode:       {mode}\ntime scale: {}\nfolder:     {}\nlog:        {}\nstarted:    {}",
+                runtime.pid,
+                runtime.api_url(),
+                runtime.dns,
+                runtime.time_scale,
+                folder.display(),
+                log.display(),
+                runtime.started_at,
+            )
+        }
+    };
+    if let Some(lab) = lab {
+        text.push_str("\n\n");
+        text.push_str(lab.to_text().trim_end());
+    }
+    text
 }
 
 pub fn down(global: &GlobalArgs, dir: &SandboxDir) -> anyhow::Result<ExitCode> {
@@ -404,7 +428,94 @@ fn shell_quote(value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::shell_quote;
+    use std::path::Path;
+
+    use super::{shell_quote, status_text};
+    use crate::sandbox::folder::Runtime;
+    use crate::sandbox::lab::status::{HostStatus, LabStatus};
+    use crate::sandbox::lab::systemctl::status::ServiceState;
+
+    fn runtime() -> Runtime {
+        Runtime {
+            pid: 4242,
+            api: "127.0.0.1:8080".parse().unwrap(),
+            dns: "127.0.0.1:5353".parse().unwrap(),
+            api_only: false,
+            time_scale: 60.0,
+            public_url: "http://127.0.0.1:8080".to_string(),
+            started_at: "2026-12-05T03:00:00Z".parse().unwrap(),
+            version: "0.1.0".to_string(),
+        }
+    }
+
+    fn lab_with_one_host() -> LabStatus {
+        LabStatus {
+            dir: "/var/lib/wwctl/sandbox/lab".to_string(),
+            bridge_up: true,
+            git_daemon_pid: Some(77),
+            hosts: vec![HostStatus {
+                droplet_id: 1001,
+                name: "prod-2023".to_string(),
+                address: "10.77.0.11".parse().unwrap(),
+                power: "on".to_string(),
+                services: vec![
+                    ServiceState {
+                        unit: "nginx.service".to_string(),
+                        state: "active".to_string(),
+                        enabled: "enabled".to_string(),
+                    },
+                    ServiceState {
+                        unit: "mariadb.service".to_string(),
+                        state: "active".to_string(),
+                        enabled: "enabled".to_string(),
+                    },
+                ],
+            }],
+        }
+    }
+
+    #[test]
+    fn status_text_lists_lab_hosts() {
+        let lab = lab_with_one_host();
+        let text = status_text(
+            Some(&runtime()),
+            true,
+            Path::new("/var/lib/wwctl/sandbox"),
+            Path::new("/var/lib/wwctl/sandbox/sandbox.log"),
+            Some(&lab),
+        );
+
+        assert!(text.starts_with("sandbox:    running (pid 4242)"), "{text}");
+        assert!(text.contains("mode:       API and lab hosts"), "{text}");
+        assert!(
+            text.contains("bridge: up; git daemon: running (pid 77)"),
+            "{text}"
+        );
+        let host_line = text
+            .lines()
+            .find(|line| line.contains("prod-2023"))
+            .unwrap_or_else(|| panic!("no host line: {text}"));
+        assert!(host_line.contains("10.77.0.11"), "{host_line}");
+        assert!(host_line.contains("nginx=active"), "{host_line}");
+        assert!(host_line.contains("mariadb=active"), "{host_line}");
+    }
+
+    #[test]
+    fn status_text_without_lab_has_no_hosts() {
+        let mut runtime = runtime();
+        runtime.api_only = true;
+        let text = status_text(
+            Some(&runtime),
+            false,
+            Path::new("/tmp/sandbox"),
+            Path::new("/tmp/sandbox/sandbox.log"),
+            None,
+        );
+
+        assert!(text.contains("running, not answering"), "{text}");
+        assert!(text.contains("mode:       API only"), "{text}");
+        assert!(!text.contains("bridge"), "{text}");
+    }
 
     #[test]
     fn shell_quote_wraps_unsafe_values() {
