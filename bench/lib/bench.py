@@ -19,6 +19,7 @@ import json
 import math
 import os
 import pathlib
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -172,6 +173,23 @@ def ansible(render_dir, files_dir, out_dir, hosts):
     (out / "inventory.ini").write_text("\n".join(inventory) + "\n")
 
 
+def sync_phases(runs_dir, last=3):
+    """Median phase times and the codecs of the last `last` database syncs
+    journaled in `runs_dir`, as JSON on stdout."""
+    reports = []
+    for path in sorted(pathlib.Path(runs_dir).glob("*-migrate-*.json")):
+        for step in json.loads(path.read_text()).get("steps", []):
+            for key, value in step.get("outputs", {}).items():
+                if key.endswith(".report") and "timings" in value:
+                    reports.append(value)
+    reports = reports[-last:]
+    if not reports:
+        sys.exit(f"error: no journaled database sync with phase times in `{runs_dir}`")
+    phases = {name: statistics.median(report["timings"][name] for report in reports)
+              for name in ("preflight", "copy", "verify")}
+    print(json.dumps({"runs": len(reports), "phases": phases, "codecs": reports[-1]["codecs"]}))
+
+
 def load(results, name):
     """Return a result file's JSON, or None when it is missing."""
     path = pathlib.Path(results) / name
@@ -246,8 +264,10 @@ def report(results, out):
               "is dropped and the source is writable again.", "",
               "| Method | Time | Plain pipe ÷ method |", "|---|---|---|"]
     pipe = timing(results, "sync-pipe.json")
-    for name, label in (("sync-wwctl.json", "wwctl `database.sync`: freeze, parallel per-table copy (4 streams, "
-                                            "zstd), then checksums of every table on both sides"),
+    for name, label in (("sync-wwctl.json", "wwctl `database.sync`, as shipped: freeze, per-table copy (4 streams, "
+                                            "largest first, zstd on both hops), each table checksummed on both "
+                                            "sides as its stream ends"),
+                        ("sync-wwctl-plain.json", "the same with `database.sync.compress: false`"),
                         ("sync-pipe.json", "`mysqldump --single-transaction …` piped through `ssh` into `mysql`, "
                                           "no verification"),
                         ("sync-mydumper.json", "mydumper (4 threads, compressed) on the source, tar over SSH, "
@@ -255,6 +275,15 @@ def report(results, out):
         cell = timing(results, name)
         ratio = pipe["median"] / cell["median"] if cell and pipe else None
         lines.append(f"| {label} | {seconds(cell)} | {f'{ratio:.2f}×' if ratio else '–'} |")
+    for name, label in (("sync-wwctl-phases.json", "as shipped"),
+                        ("sync-wwctl-plain-phases.json", "without compression")):
+        phases = load(results, name)
+        if phases:
+            times = phases["phases"]
+            lines += ["", f"wwctl's phases, {label} (median of {phases['runs']} runs, from the journal): "
+                          f"preflight {times['preflight']:.2f} s, copy with checksums {times['copy']:.2f} s, "
+                          f"final comparison {times['verify']:.2f} s; codecs: dump {phases['codecs']['dump']}, "
+                          f"load {phases['codecs']['load']}."]
     ours = timing(results, "sync-wwctl.json")
     sync_ratio = pipe["median"] / ours["median"] if ours and pipe else None
     sync_met = sync_ratio is not None and sync_ratio >= 1.5
@@ -321,6 +350,8 @@ def main():
         route_counts(*args)
     elif command == "ansible":
         ansible(args[0], args[1], args[2], args[3:])
+    elif command == "sync-phases":
+        sync_phases(args[0])
     elif command == "report":
         report(*args)
     else:
