@@ -7,8 +7,8 @@
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
-use crate::database::dump::{DumpScope, SyncMode, dump_argv, load_argv};
 use crate::database::compression::Codecs;
+use crate::database::dump::{DumpScope, SyncMode, dump_argv, load_argv};
 use crate::database::endpoint::Endpoint;
 use crate::database::filter::FilterRules;
 use crate::database::pipeline::{Command, Progress, StreamError, StreamStats, run_stream_with};
@@ -44,8 +44,8 @@ pub enum CopyError {
     Verify(#[from] VerifyError),
 }
 
-/// What a copy did: the statistics of every stream and, when asked for,
-/// the checksums of every table on both sides, `(source, target)`.
+/// The outcome of a copy: the statistics of every stream and, when asked
+/// for, the checksums of every table on both sides, `(source, target)`.
 #[derive(Clone, Debug, Default)]
 pub struct Copied {
     pub streams: Vec<StreamStats>,
@@ -112,10 +112,7 @@ pub async fn copy(
 ) -> Result<Copied, CopyError> {
     match method {
         CopyMethod::Single => Ok(Copied {
-            streams: vec![
-                plan.stream("database", &DumpScope::Full, progress)
-                    .await?,
-            ],
+            streams: vec![plan.stream("database", &DumpScope::Full, progress).await?],
             checksums: None,
         }),
         CopyMethod::Parallel { jobs } => copy_parallel(plan, jobs.max(1), progress).await,
@@ -212,12 +209,14 @@ FROM information_schema.TABLES WHERE TABLE_SCHEMA = {}",
             .and_then(|size| size.parse().ok())
             .unwrap_or(0)
     };
-    let mut sized: Vec<(u64, &String)> = tables.iter().map(|table| (size_of(table), table)).collect();
+    let mut sized: Vec<(u64, &String)> =
+        tables.iter().map(|table| (size_of(table), table)).collect();
     sized.sort_by(|left, right| right.0.cmp(&left.0).then_with(|| left.1.cmp(right.1)));
     Ok(sized.into_iter().map(|(_, table)| table.clone()).collect())
 }
 
-/// The columns of both sides: the target's as its schema stream made them.
+/// Read the columns of both sides: the target's as its schema stream made
+/// them.
 async fn read_columns(plan: &CopyPlan<'_>) -> Result<(TableColumns, TableColumns), VerifyError> {
     let (source_sql, target_sql) = (plan.source.client(), plan.target.client());
     let (source, target) = tokio::join!(

@@ -294,7 +294,11 @@ mod tests {
             .map(|row| format!("INSERT INTO t VALUES ({row}, 'emoji \u{1F600}');\n"))
             .collect();
         let input = dir.path().join("in.sql");
-        std::fs::write(&input, format!("SET @@GLOBAL.GTID_PURGED='x:1-2';\n{lines}")).unwrap();
+        std::fs::write(
+            &input,
+            format!("SET @@GLOBAL.GTID_PURGED='x:1-2';\n{lines}"),
+        )
+        .unwrap();
         let dump = command(&["cat", &input.display().to_string()]);
         let load = command(&["sh", "-c", &format!("cat > {}", output.display())]);
         let rules = FilterRules {

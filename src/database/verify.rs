@@ -15,10 +15,10 @@
 //!   session time zone pinned to UTC.
 //! - A NULL becomes `N`, which neither hexadecimal nor number or date text
 //!   can be, so NULL and the empty string (`HEX('')` is empty) differ.
-//! - The row's text is the columns joined by `|` in ordinal order; the
-//!   first 64 bits of its MD5 are summed over all rows, exactly (the sum is
-//!   a decimal, it never wraps). A changed row goes unnoticed only if its
-//!   new hash equals its old one, a chance of one in 2^64. A sum ignores
+//! - The row's text is the columns joined by `|` in ordinal order. The
+//!   first 64 bits of its MD5 are summed over all rows as a decimal, so the
+//!   sum never wraps. A changed row goes unnoticed only if its new hash
+//!   equals its old one: a chance of one in 2^64. A sum ignores
 //!   row order, so no sort is needed and only one row per table crosses
 //!   the network. Unlike XOR, a sum does not cancel a row that appears
 //!   twice. One half of the hash costs half as much as both: the hex
@@ -305,7 +305,7 @@ pub async fn snapshot(sql: &dyn SqlRunner, database: &str) -> Result<Snapshot, S
     })
 }
 
-/// A snapshot made of checksums already taken, table by table, and the
+/// Build a snapshot from checksums already taken, table by table, and the
 /// objects read now.
 pub async fn snapshot_with(
     sql: &dyn SqlRunner,

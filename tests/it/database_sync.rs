@@ -191,7 +191,7 @@ async fn real_schema_sync_verifies() {
     let source = endpoint("source", &source_server).await;
     let target = endpoint("target", &target_server).await;
 
-    // Uncompressed, as `database.sync.compress: false` asks.
+    // Uncompressed, as with `database.sync.compress: false`.
     let uncompressed = SyncOptions {
         compress: false,
         ..options("wwdtm", CopyMethod::Single)
