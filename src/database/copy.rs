@@ -5,6 +5,8 @@
 //! checksum on both sides as soon as its stream ends, while the other
 //! tables still stream.
 
+use std::collections::{BTreeSet, HashMap};
+
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use crate::database::compression::Codecs;
@@ -193,7 +195,7 @@ async fn copy_parallel(
 pub async fn tables_largest_first(
     sql: &dyn SqlRunner,
     database: &str,
-    tables: &std::collections::BTreeSet<String>,
+    tables: &BTreeSet<String>,
 ) -> Result<Vec<String>, SqlError> {
     let rows = sql
         .query(&format!(
@@ -202,15 +204,21 @@ FROM information_schema.TABLES WHERE TABLE_SCHEMA = {}",
             quote::string(database)
         ))
         .await?;
-    let size_of = |table: &str| -> u64 {
-        rows.iter()
-            .find(|row| row.first().cloned().flatten().as_deref() == Some(table))
-            .and_then(|row| row.get(1).cloned().flatten())
-            .and_then(|size| size.parse().ok())
-            .unwrap_or(0)
-    };
-    let mut sized: Vec<(u64, &String)> =
-        tables.iter().map(|table| (size_of(table), table)).collect();
+    let sizes: HashMap<String, u64> = rows
+        .into_iter()
+        .filter_map(|row| {
+            let mut fields = row.into_iter().flatten();
+            let table = fields.next()?;
+            let size = fields.next()?.parse().ok()?;
+            Some((table, size))
+        })
+        .collect();
+
+    // A table the size query missed counts as empty.
+    let mut sized: Vec<(u64, &String)> = tables
+        .iter()
+        .map(|table| (sizes.get(table).copied().unwrap_or(0), table))
+        .collect();
     sized.sort_by(|left, right| right.0.cmp(&left.0).then_with(|| left.1.cmp(right.1)));
     Ok(sized.into_iter().map(|(_, table)| table.clone()).collect())
 }
@@ -219,13 +227,13 @@ FROM information_schema.TABLES WHERE TABLE_SCHEMA = {}",
 /// them.
 async fn read_columns(plan: &CopyPlan<'_>) -> Result<(TableColumns, TableColumns), VerifyError> {
     let (source_sql, target_sql) = (plan.source.client(), plan.target.client());
-    let (source, target) = tokio::join!(
-        TableColumns::read(&source_sql, plan.database),
-        TableColumns::read(&target_sql, plan.database)
-    );
-    let source = source.map_err(|error| sql_error(plan, "source", error))?;
-    let target = target.map_err(|error| sql_error(plan, "target", error))?;
-    Ok((source, target))
+    both_sides(
+        plan,
+        tokio::join!(
+            TableColumns::read(&source_sql, plan.database),
+            TableColumns::read(&target_sql, plan.database)
+        ),
+    )
 }
 
 async fn checksum_both(
@@ -234,19 +242,21 @@ async fn checksum_both(
     table: &str,
 ) -> Result<(TableChecksum, TableChecksum), VerifyError> {
     let (source_sql, target_sql) = (plan.source.client(), plan.target.client());
-    let (source, target) = tokio::join!(
-        verify::table_checksum(&source_sql, plan.database, &columns.0, table),
-        verify::table_checksum(&target_sql, plan.database, &columns.1, table)
-    );
-    let source = source.map_err(|error| sql_error(plan, "source", error))?;
-    let target = target.map_err(|error| sql_error(plan, "target", error))?;
-    Ok((source, target))
+    both_sides(
+        plan,
+        tokio::join!(
+            verify::table_checksum(&source_sql, plan.database, &columns.0, table),
+            verify::table_checksum(&target_sql, plan.database, &columns.1, table)
+        ),
+    )
 }
 
-fn sql_error(plan: &CopyPlan<'_>, side: &'static str, source: SqlError) -> VerifyError {
-    VerifyError::Sql {
-        database: plan.database.to_string(),
-        side,
-        source: Box::new(source),
-    }
+/// Pair the reads of source and target, or name the side that failed.
+fn both_sides<T>(
+    plan: &CopyPlan<'_>,
+    (source, target): (Result<T, SqlError>, Result<T, SqlError>),
+) -> Result<(T, T), VerifyError> {
+    let source = source.map_err(|error| VerifyError::sql(plan.database, "source", error))?;
+    let target = target.map_err(|error| VerifyError::sql(plan.database, "target", error))?;
+    Ok((source, target))
 }

@@ -259,32 +259,72 @@ mod tests {
         assert!(*calls.lock().unwrap() >= 1);
     }
 
-    #[tokio::test]
-    async fn failing_load_is_reported_with_stderr() {
-        let dump = command(&["printf", "data\\n"]);
-        let load = command(&["sh", "-c", "cat >/dev/null; echo 'ERROR 1273' >&2; exit 1"]);
-        let error = run_stream("test", &dump, &load, FilterRules::default(), &|_| {})
-            .await
-            .unwrap_err();
-        assert!(matches!(error, StreamError::Load { .. }));
-        assert!(error.to_string().contains("ERROR 1273"), "{error}");
-    }
-
-    #[tokio::test]
-    async fn failing_dump_is_reported() {
-        let dump = command(&["sh", "-c", "echo 'access denied' >&2; exit 2"]);
-        let load = command(&["cat"]);
-        let error = run_stream("test", &dump, &load, FilterRules::default(), &|_| {})
-            .await
-            .unwrap_err();
-        assert!(error.to_string().contains("access denied"), "{error}");
-        assert!(error.to_string().contains("exit status 2"), "{error}");
-    }
-
     const ZSTD: Codecs = Codecs {
         dump: Codec::Zstd,
         load: Codec::Zstd,
     };
+
+    #[tokio::test]
+    async fn failing_load_is_reported_with_stderr() {
+        // With zstd, the load's status and stderr come through the pipeline,
+        // not zstd's.
+        for codecs in [Codecs::PLAIN, ZSTD] {
+            let dump = command(&["printf", "data\\n"]);
+            let load = command(&["sh", "-c", "cat >/dev/null; echo 'ERROR 1273' >&2; exit 3"]);
+            let error = run_stream_with(
+                "test",
+                &dump,
+                &load,
+                FilterRules::default(),
+                codecs,
+                &|_| {},
+            )
+            .await
+            .unwrap_err();
+            assert!(
+                matches!(error, StreamError::Load { .. }),
+                "{codecs:?}: {error}"
+            );
+            assert!(
+                error.to_string().contains("ERROR 1273"),
+                "{codecs:?}: {error}"
+            );
+            assert!(
+                error.to_string().contains("exit status 3"),
+                "{codecs:?}: {error}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn failing_dump_is_reported() {
+        for codecs in [Codecs::PLAIN, ZSTD] {
+            let dump = command(&["sh", "-c", "echo partial; echo 'access denied' >&2; exit 2"]);
+            let load = command(&["cat"]);
+            let error = run_stream_with(
+                "test",
+                &dump,
+                &load,
+                FilterRules::default(),
+                codecs,
+                &|_| {},
+            )
+            .await
+            .unwrap_err();
+            assert!(
+                matches!(error, StreamError::Dump { .. }),
+                "{codecs:?}: {error}"
+            );
+            assert!(
+                error.to_string().contains("access denied"),
+                "{codecs:?}: {error}"
+            );
+            assert!(
+                error.to_string().contains("exit status 2"),
+                "{codecs:?}: {error}"
+            );
+        }
+    }
 
     #[tokio::test]
     async fn zstd_stream_arrives_filtered_and_whole() {
@@ -313,29 +353,5 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&output).unwrap(), lines);
         assert_eq!(stats.filter.dropped_lines, 1);
         assert_eq!(stats.bytes_written, lines.len() as u64);
-    }
-
-    #[tokio::test]
-    async fn zstd_stream_reports_the_failing_load_not_zstd() {
-        let dump = command(&["printf", "data\\n"]);
-        let load = command(&["sh", "-c", "cat >/dev/null; echo 'ERROR 1273' >&2; exit 3"]);
-        let error = run_stream_with("test", &dump, &load, FilterRules::default(), ZSTD, &|_| {})
-            .await
-            .unwrap_err();
-        assert!(matches!(error, StreamError::Load { .. }), "{error}");
-        assert!(error.to_string().contains("ERROR 1273"), "{error}");
-        assert!(error.to_string().contains("exit status 3"), "{error}");
-    }
-
-    #[tokio::test]
-    async fn zstd_stream_reports_the_failing_dump_not_zstd() {
-        let dump = command(&["sh", "-c", "echo partial; echo 'access denied' >&2; exit 2"]);
-        let load = command(&["cat"]);
-        let error = run_stream_with("test", &dump, &load, FilterRules::default(), ZSTD, &|_| {})
-            .await
-            .unwrap_err();
-        assert!(matches!(error, StreamError::Dump { .. }), "{error}");
-        assert!(error.to_string().contains("access denied"), "{error}");
-        assert!(error.to_string().contains("exit status 2"), "{error}");
     }
 }

@@ -214,11 +214,7 @@ pub async fn create_database(
 pub async fn smoke_test_views(sql: &dyn SqlRunner, database: &str) -> Result<usize, SyncError> {
     let views = verify::objects(sql, database)
         .await
-        .map_err(|source| VerifyError::Sql {
-            database: database.to_string(),
-            side: "target",
-            source: Box::new(source),
-        })?
+        .map_err(|error| VerifyError::sql(database, "target", error))?
         .views;
 
     let mut failures = Vec::new();

@@ -170,6 +170,17 @@ pub enum VerifyError {
     },
 }
 
+impl VerifyError {
+    /// Wrap a failed read of `database` on `side` (`source` or `target`).
+    pub fn sql(database: &str, side: &'static str, source: SqlError) -> VerifyError {
+        VerifyError::Sql {
+            database: database.to_string(),
+            side,
+            source: Box::new(source),
+        }
+    }
+}
+
 fn mismatch_text(database: &str, mismatches: &[Mismatch]) -> String {
     let mut text = format!(
         "verification of database `{database}` failed: {} difference(s) between source and target",
@@ -217,17 +228,18 @@ pub async fn verify(
 ) -> Result<Verified, VerifyError> {
     let (source_snapshot, target_snapshot) =
         tokio::join!(snapshot(source, database), snapshot(target, database));
-    let source_snapshot = source_snapshot.map_err(|source| VerifyError::Sql {
-        database: database.to_string(),
-        side: "source",
-        source: Box::new(source),
-    })?;
-    let target_snapshot = target_snapshot.map_err(|source| VerifyError::Sql {
-        database: database.to_string(),
-        side: "target",
-        source: Box::new(source),
-    })?;
-    compare(&source_snapshot, &target_snapshot)
+    compare_read(database, source_snapshot, target_snapshot)
+}
+
+/// Compare two snapshots once both reads succeeded.
+fn compare_read(
+    database: &str,
+    source: Result<Snapshot, SqlError>,
+    target: Result<Snapshot, SqlError>,
+) -> Result<Verified, VerifyError> {
+    let source = source.map_err(|error| VerifyError::sql(database, "source", error))?;
+    let target = target.map_err(|error| VerifyError::sql(database, "target", error))?;
+    compare(&source, &target)
 }
 
 /// Compare two snapshots; `Verified` only when every object kind has the
@@ -334,14 +346,7 @@ pub async fn verify_with(
         snapshot_with(source, database, source_tables),
         snapshot_with(target, database, target_tables)
     );
-    let sql_error = |side, source| VerifyError::Sql {
-        database: database.to_string(),
-        side,
-        source: Box::new(source),
-    };
-    let source_snapshot = source_snapshot.map_err(|error| sql_error("source", error))?;
-    let target_snapshot = target_snapshot.map_err(|error| sql_error("target", error))?;
-    compare(&source_snapshot, &target_snapshot)
+    compare_read(database, source_snapshot, target_snapshot)
 }
 
 /// The columns of every base table of one database, read once, for
