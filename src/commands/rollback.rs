@@ -114,10 +114,10 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let inventory = crate::inventory::load(&root.join("inventory"), None).unwrap();
         let playbook = playbook::load(&root.join("playbooks"), "rollback", &inventory).unwrap();
-        let mut given = Params::new();
-        given.insert("from".to_string(), Some("2023".to_string()));
-        given.insert("to".to_string(), Some("2022".to_string()));
-        let params = playbook.check_params(&inventory, &given).unwrap();
+        let mut requested = Params::new();
+        requested.insert("from".to_string(), Some("2023".to_string()));
+        requested.insert("to".to_string(), Some("2022".to_string()));
+        let params = playbook.check_params(&inventory, &requested).unwrap();
         let steps = playbook.resolve(&inventory, &params).unwrap();
         let request = RunRequest {
             command: "wwctl rollback --from 2023 --to 2022".to_string(),

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::database::compression::{self, Codecs};
+use crate::database::compression::{self, Codec, Codecs};
 use crate::database::copy::{CopyError, CopyMethod, CopyPlan, copy};
 use crate::database::endpoint::Endpoint;
 use crate::database::pipeline::{Progress, StreamStats};
@@ -189,6 +189,15 @@ async fn codecs(source: &Endpoint, target: &Endpoint, compress: bool) -> Codecs 
         compression::available(source.runner.as_ref()),
         compression::available(target.runner.as_ref())
     );
+    for (endpoint, codec) in [(source, dump), (target, load)] {
+        if codec == Codec::Plain {
+            tracing::warn!(
+                host = endpoint.runner.host(),
+                "zstd or bash not found on the {}, so its stream travels uncompressed; install zstd there to compress it",
+                endpoint.role
+            );
+        }
+    }
     Codecs { dump, load }
 }
 

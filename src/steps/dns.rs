@@ -425,12 +425,10 @@ async fn wait_for_old_ttls(
 
 pub fn plan_verify_offline(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
     let all = managed(ctx)?;
-    let mut droplets: Vec<(String, Option<String>)> = Vec::new();
-    for managed in &all {
-        if !droplets.iter().any(|(name, _)| *name == managed.droplet) {
-            droplets.push((managed.droplet.clone(), None));
-        }
-    }
+    let droplets: Vec<(String, Option<String>)> = distinct_droplets(&all)
+        .into_iter()
+        .map(|name| (name, None))
+        .collect();
     Ok(StepPlan::with_changes(vec![verify_change(&all, &droplets)]))
 }
 
@@ -439,13 +437,22 @@ pub fn plan_verify_offline(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
 pub async fn plan_verify(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
     let all = managed(ctx)?;
     let mut droplets: Vec<(String, Option<String>)> = Vec::new();
-    for managed in &all {
-        if !droplets.iter().any(|(name, _)| *name == managed.droplet) {
-            let address = ctx.address_of(&managed.droplet).await?;
-            droplets.push((managed.droplet.clone(), address));
-        }
+    for name in distinct_droplets(&all) {
+        let address = ctx.address_of(&name).await?;
+        droplets.push((name, address));
     }
     Ok(StepPlan::with_changes(vec![verify_change(&all, &droplets)]))
+}
+
+/// Lists the droplets the records move to, each once, in record order.
+fn distinct_droplets(records: &[Managed<'_>]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for record in records {
+        if !names.contains(&record.droplet) {
+            names.push(record.droplet.clone());
+        }
+    }
+    names
 }
 
 /// Builds the planned check: the records, and the droplets (with their

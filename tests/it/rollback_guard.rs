@@ -41,7 +41,7 @@ fn write_torn_down_state(state_dir: &Path) {
 }
 
 #[test]
-fn rollback_after_teardown_refuses() {
+fn rollback_after_teardown_rejected() {
     let temp = tempfile::tempdir().unwrap();
     let state_dir = temp.path().join("state");
     write_torn_down_state(&state_dir);
