@@ -32,6 +32,10 @@ ExecReload=/bin/kill -s HUP $MAINPID
 WantedBy=multi-user.target
 "#;
 
+/// A main process (`sleep 999`) with a child in its group (`sleep 1000`)
+/// that never exits by itself.
+const LEAKY_UNIT: &str = "[Service]\nExecStart=/bin/sh -c 'sleep 1000 & exec sleep 999'\n";
+
 const BROKEN_UNIT: &str = "[Service]\nType=notify\nExecStart=/bin/false\n";
 
 /// Build a shell line that writes `content` to `path` inside a host.
@@ -103,6 +107,23 @@ fn systemctl_runs_app_unit_with_systemd_exit_codes() {
     assert_eq!(stopped.status.code(), Some(3));
     assert_eq!(String::from_utf8_lossy(&stopped.stdout), "inactive\n");
     assert_eq!(lab.exec("units", "pgrep -u wwdtm").status.code(), Some(1));
+
+    // A dead main process's children are stopped by the next start or stop,
+    // as systemd stops them when the main process dies.
+    lab.exec_ok(
+        "units",
+        &write_file("/etc/systemd/system/leaky.service", LEAKY_UNIT),
+    );
+    let children = "pgrep -c -f 'sleep 100[0]'";
+    let kill_main = "pkill -9 -f 'sleep 99[9]' && sleep 0.2";
+    lab.exec_ok("units", "systemctl start leaky");
+    lab.exec_ok("units", kill_main);
+    assert_eq!(lab.exec_ok("units", children), "1\n");
+    lab.exec_ok("units", "systemctl start leaky");
+    assert_eq!(lab.exec_ok("units", children), "1\n");
+    lab.exec_ok("units", kill_main);
+    lab.exec_ok("units", "systemctl stop leaky");
+    assert_eq!(lab.exec("units", children).status.code(), Some(1));
 
     let log = lab.exec_ok("units", "cat /var/log/systemctl.log");
     assert!(

@@ -85,9 +85,12 @@ pub fn active_state(unit_name: &str) -> (ActiveState, Option<UnitRecord>) {
 
 /// Start `unit` unless it is already active.
 pub fn start(unit: &ServiceUnit) -> Result<(), ServiceError> {
-    if active_state(&unit.name).0 == ActiveState::Active {
+    let (state, record) = active_state(&unit.name);
+    if state == ActiveState::Active {
         return Ok(());
     }
+    stop_leftovers(unit, record.as_ref());
+
     let started_at = Instant::now();
     let result = start_inactive(unit);
     match &result {
@@ -320,10 +323,12 @@ fn run_oneshot(
 pub fn stop(unit: &ServiceUnit) -> Result<(), ServiceError> {
     let (state, record) = active_state(&unit.name);
     if state == ActiveState::Active
-        && let Some(pid) = record.and_then(|record| record.main_pid)
+        && let Some(pid) = record.as_ref().and_then(|record| record.main_pid)
     {
         terminate(unit, pid);
         log_event(unit, "stopped");
+    } else {
+        stop_leftovers(unit, record.as_ref());
     }
     remove_runtime_directories(unit);
     write_record(&unit.name, ActiveState::Inactive, None, None);
@@ -350,6 +355,29 @@ fn terminate(unit: &ServiceUnit, pid: u32) {
         process::signal(pid, Signal::SIGKILL);
     }
     process::wait_until(KILL_GRACE, || gone(include_group));
+}
+
+/// Stop what a dead main process left in its process group, such as
+/// Gunicorn workers whose master was killed. systemd does this as soon as
+/// the main process dies; the stand-in does it on the next start or stop.
+fn stop_leftovers(unit: &ServiceUnit, record: Option<&UnitRecord>) {
+    // The main process led its own session, so its pid is the group id.
+    // POSIX forbids reusing a pid while a process group with that id exists.
+    let Some(group) = record.and_then(|record| record.main_pid) else {
+        return;
+    };
+    let empty = || process::group_members(group).is_empty();
+    if unit.kill_mode == KillMode::Process || empty() {
+        return;
+    }
+
+    log_event(unit, "stopping processes left by the dead main process");
+    process::signal_group(group, unit.kill_signal);
+    if process::wait_until(unit.timeout_stop, empty) {
+        return;
+    }
+    process::signal_group(group, Signal::SIGKILL);
+    process::wait_until(KILL_GRACE, empty);
 }
 
 /// Run the unit's `ExecReload=` commands with `$MAINPID` set.
