@@ -174,7 +174,7 @@ def ansible(render_dir, files_dir, out_dir, hosts):
 
 
 def sync_phases(runs_dir, last=3):
-    """Median phase times and the codecs of the last `last` database syncs
+    """Median phase times, the codecs and the binary log use of the last `last` database syncs
     journaled in `runs_dir`, as JSON on stdout."""
     reports = []
     for path in sorted(pathlib.Path(runs_dir).glob("*-migrate-*.json")):
@@ -187,7 +187,8 @@ def sync_phases(runs_dir, last=3):
         sys.exit(f"error: no journaled database sync with phase times in `{runs_dir}`")
     phases = {name: statistics.median(report["timings"][name] for report in reports)
               for name in ("preflight", "copy", "verify")}
-    print(json.dumps({"runs": len(reports), "phases": phases, "codecs": reports[-1]["codecs"]}))
+    print(json.dumps({"runs": len(reports), "phases": phases, "codecs": reports[-1]["codecs"],
+                      "binlog": reports[-1].get("binlog", "written")}))
 
 
 def load(results, name):
@@ -285,7 +286,8 @@ def report(results, out):
             lines += ["", f"wwctl's phases, {label} (median of {phases['runs']} runs, from the journal): "
                           f"preflight {times['preflight']:.2f} s, copy with checksums {times['copy']:.2f} s, "
                           f"final comparison {times['verify']:.2f} s; codecs: dump {phases['codecs']['dump']}, "
-                          f"load {phases['codecs']['load']}."]
+                          f"load {phases['codecs']['load']}; the target's binary log during the load: "
+                          f"{phases.get('binlog', 'written')}."]
     ours = timing(results, "sync-wwctl.json")
     sync_ratio = pipe["median"] / ours["median"] if ours and pipe else None
     sync_met = sync_ratio is not None and sync_ratio >= 1.5

@@ -9,6 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
+use crate::database::binlog::LoadBinlog;
 use crate::database::compression::Codecs;
 use crate::database::dump::{DumpScope, SyncMode, dump_argv, load_argv};
 use crate::database::endpoint::Endpoint;
@@ -62,6 +63,7 @@ pub struct CopyPlan<'a> {
     pub mode: SyncMode,
     pub rules: FilterRules,
     pub codecs: Codecs,
+    pub binlog: LoadBinlog,
     /// Take each table's checksum on both sides when its stream ends
     /// (per-table copies only).
     pub checksum_tables: bool,
@@ -82,9 +84,11 @@ impl CopyPlan<'_> {
     }
 
     fn load(&self) -> Command {
+        let mut argv = load_argv(&self.target.connection, self.database);
+        argv.extend(self.binlog.load_options());
         Command {
             runner: self.target.runner.clone(),
-            argv: load_argv(&self.target.connection, self.database),
+            argv,
         }
     }
 

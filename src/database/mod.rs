@@ -3,6 +3,7 @@
 //! both sides hold the same data.
 
 pub mod account;
+pub mod binlog;
 pub mod command;
 pub mod compression;
 pub mod copy;

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::database::binlog::LoadBinlog;
 use crate::database::compression::{self, Codec, Codecs};
 use crate::database::copy::{CopyError, CopyMethod, CopyPlan, copy};
 use crate::database::endpoint::Endpoint;
@@ -82,6 +83,7 @@ pub struct SyncOptions {
 pub struct SyncReport {
     pub preflight: Preflight,
     pub codecs: Codecs,
+    pub binlog: LoadBinlog,
     pub streams: Vec<StreamStats>,
     pub views_checked: usize,
     pub verified: Verified,
@@ -117,9 +119,11 @@ pub async fn sync(
     let database = options.preflight.database.as_str();
     let mut timings = SyncTimings::default();
     let started = Instant::now();
-    let (preflight, codecs) = tokio::join!(
+    let target_sql = target.client();
+    let (preflight, codecs, binlog) = tokio::join!(
         preflight::run(source, target, &options.preflight),
-        codecs(source, target, options.compress)
+        codecs(source, target, options.compress),
+        LoadBinlog::decide(&target_sql, options.preflight.mode)
     );
     let preflight = preflight
         .map_err(SyncError::PreflightQuery)?
@@ -146,6 +150,7 @@ pub async fn sync(
         mode: options.preflight.mode,
         rules: preflight.rules.clone(),
         codecs,
+        binlog,
         checksum_tables: true,
     };
     let copied = copy(&plan, options.method, progress)
@@ -173,6 +178,7 @@ pub async fn sync(
     Ok(SyncReport {
         preflight,
         codecs,
+        binlog,
         streams: copied.streams,
         views_checked,
         verified,

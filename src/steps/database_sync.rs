@@ -264,6 +264,7 @@ async fn sync_one(ctx: &StepContext<'_>, params: &FromFleet, name: &str) -> anyh
             "bytes": bytes,
             "views_checked": report.views_checked,
             "codecs": report.codecs,
+            "binlog": report.binlog,
             "timings": report.timings,
             "checksums": report.verified.tables(),
         }),

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use wwctl::database::account::Account;
+use wwctl::database::binlog::LoadBinlog;
 use wwctl::database::command::LocalRunner;
 use wwctl::database::compression::{Codec, Codecs};
 use wwctl::database::copy::{CopyMethod, CopyPlan, copy};
@@ -315,6 +316,7 @@ async fn missing_definer_reported_and_rewritten() {
             dump: Codec::Zstd,
             load: Codec::Zstd,
         },
+        binlog: LoadBinlog::Written,
         checksum_tables: false,
     };
     copy(&plan, CopyMethod::Single, &|_| {}).await.unwrap();

@@ -6,6 +6,7 @@ mod cli_flags;
 mod cloud;
 mod cloud_on_emulator;
 mod database;
+mod database_binlog;
 mod database_cases;
 mod database_generate;
 mod database_replication;
