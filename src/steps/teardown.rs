@@ -264,19 +264,14 @@ pub fn plan_snapshot_offline(ctx: &StepContext<'_>) -> StepPlan {
     if ctx.services.options.no_snapshot {
         return StepPlan::default().note("--no-snapshot: no final snapshot");
     }
-    let changes = ctx
-        .step
-        .targets
-        .iter()
-        .map(|name| {
-            Change::new(
-                ChangeAction::Create,
-                Some(name.clone()),
-                "shut down, then take a final snapshot",
-            )
-            .unknown("snapshot id")
-        })
-        .collect();
+    let changes = per_target(
+        ctx,
+        ChangeAction::Create,
+        "shut down, then take a final snapshot",
+    )
+    .into_iter()
+    .map(|change| change.unknown("snapshot id"))
+    .collect();
     StepPlan::with_changes(changes)
 }
 
@@ -393,19 +388,20 @@ async fn power_down(ctx: &StepContext<'_>, cloud: &CloudClient, id: u64) -> anyh
 }
 
 pub fn plan_delete_offline(ctx: &StepContext<'_>) -> StepPlan {
-    let changes = ctx
-        .step
+    StepPlan::with_changes(per_target(
+        ctx,
+        ChangeAction::Delete,
+        "shut down, power off if needed, delete",
+    ))
+}
+
+/// Build one change of `action` for each target of the step.
+fn per_target(ctx: &StepContext<'_>, action: ChangeAction, summary: &str) -> Vec<Change> {
+    ctx.step
         .targets
         .iter()
-        .map(|name| {
-            Change::new(
-                ChangeAction::Delete,
-                Some(name.clone()),
-                "shut down, power off if needed, delete",
-            )
-        })
-        .collect();
-    StepPlan::with_changes(changes)
+        .map(|name| Change::new(action, Some(name.clone()), summary))
+        .collect()
 }
 
 pub async fn apply_delete(ctx: &StepContext<'_>) -> anyhow::Result<()> {
@@ -519,19 +515,11 @@ pub async fn plan_forget(ctx: &StepContext<'_>) -> anyhow::Result<StepPlan> {
 }
 
 pub fn plan_forget_offline(ctx: &StepContext<'_>) -> StepPlan {
-    let changes = ctx
-        .step
-        .targets
-        .iter()
-        .map(|name| {
-            Change::new(
-                ChangeAction::Delete,
-                Some(name.clone()),
-                "forget its host keys",
-            )
-        })
-        .collect();
-    StepPlan::with_changes(changes)
+    StepPlan::with_changes(per_target(
+        ctx,
+        ChangeAction::Delete,
+        "forget its host keys",
+    ))
 }
 
 pub async fn apply_forget(ctx: &StepContext<'_>) -> anyhow::Result<()> {

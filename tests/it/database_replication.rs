@@ -11,8 +11,8 @@ use wwctl::clock::SystemClock;
 use wwctl::database::endpoint::Endpoint;
 use wwctl::database::generate::{self, GenerateOptions};
 use wwctl::database::replication::{
-    self, CatchUpOptions, CutoverOptions, ReplicationError, ReplicationOptions, SourceAddress,
-    status,
+    self, CatchUpOptions, CutoverOptions, Replica, ReplicationError, ReplicationOptions,
+    SourceAddress, status,
 };
 use wwctl::database::scratch::ScratchOptions;
 use wwctl::database::sql::SqlRunner;
@@ -101,6 +101,53 @@ fn wait_options(timeout: Duration) -> CatchUpOptions {
         timeout,
         poll: Duration::from_millis(50),
     }
+}
+
+/// A source with the writes table and a replica that caught up with it.
+struct Replicating {
+    source_server: TestServer,
+    target_server: TestServer,
+    source: Endpoint,
+    target: Endpoint,
+    replica: Replica,
+}
+
+/// Seed a replica of a new source, with the replication account limited to
+/// `replica_host`, and start it.
+async fn seeded_replica(replica_host: &str) -> Replicating {
+    let (source_server, target_server) = start_servers(1, 2);
+    prepare_source(&source_server, false).await;
+    let (source, target) = endpoints(&source_server, &target_server).await;
+    let replica = replication::seed_and_start(
+        &source,
+        &target,
+        &options(&source_server, replica_host),
+        &SystemClock,
+        &|_| {},
+    )
+    .await
+    .unwrap_or_else(|error| panic!("seed failed: {}", error_chain(&error)));
+
+    Replicating {
+        source_server,
+        target_server,
+        source,
+        target,
+        replica,
+    }
+}
+
+async fn caught_up_replica() -> Replicating {
+    let replicating = seeded_replica("127.0.0.1").await;
+    replication::wait_until_caught_up(
+        &replicating.source,
+        &replicating.target,
+        &wait_options(Duration::from_secs(60)),
+        &SystemClock,
+    )
+    .await
+    .unwrap_or_else(|error| panic!("catching up failed: {}", error_chain(&error)));
+    replicating
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -289,26 +336,13 @@ async fn same_server_id_fails_before_changes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn conflicting_row_surfaces_sql_error() {
-    let (source_server, target_server) = start_servers(1, 2);
-    prepare_source(&source_server, false).await;
-    let (source, target) = endpoints(&source_server, &target_server).await;
-    let replica = replication::seed_and_start(
-        &source,
-        &target,
-        &options(&source_server, "127.0.0.1"),
-        &SystemClock,
-        &|_| {},
-    )
-    .await
-    .unwrap_or_else(|error| panic!("seed failed: {}", error_chain(&error)));
-    replication::wait_until_caught_up(
-        &source,
-        &target,
-        &wait_options(Duration::from_secs(60)),
-        &SystemClock,
-    )
-    .await
-    .unwrap_or_else(|error| panic!("catching up failed: {}", error_chain(&error)));
+    let Replicating {
+        source_server,
+        target_server,
+        source,
+        target,
+        replica,
+    } = caught_up_replica().await;
 
     // root has the READ ONLY ADMIN privilege on MariaDB 10.11, so it can
     // write to the read-only replica, as a careless administrator could.
@@ -375,26 +409,13 @@ async fn conflicting_row_surfaces_sql_error() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn frozen_catch_up_timeout_thaws_source() {
-    let (source_server, target_server) = start_servers(1, 2);
-    prepare_source(&source_server, false).await;
-    let (source, target) = endpoints(&source_server, &target_server).await;
-    let replica = replication::seed_and_start(
-        &source,
-        &target,
-        &options(&source_server, "127.0.0.1"),
-        &SystemClock,
-        &|_| {},
-    )
-    .await
-    .unwrap_or_else(|error| panic!("seed failed: {}", error_chain(&error)));
-    replication::wait_until_caught_up(
-        &source,
-        &target,
-        &wait_options(Duration::from_secs(60)),
-        &SystemClock,
-    )
-    .await
-    .unwrap_or_else(|error| panic!("catching up failed: {}", error_chain(&error)));
+    let Replicating {
+        source_server,
+        target_server,
+        source,
+        target,
+        replica,
+    } = caught_up_replica().await;
 
     // The replica applies each event a minute late, with both threads
     // running, so it cannot reach the final position during the freeze.
@@ -493,21 +514,15 @@ async fn replication_password_absent_from_errors_and_logs() {
     // second live dispatcher makes tracing ask every dispatcher instead.
     let _second = tracing::Dispatch::new(tracing_subscriber::registry());
 
-    let (source_server, target_server) = start_servers(1, 2);
-    prepare_source(&source_server, false).await;
-    let (source, target) = endpoints(&source_server, &target_server).await;
-
     // The account accepts connections only from another address than the
     // replica's 127.0.0.1, so the replica's IO thread is refused.
-    let replica = replication::seed_and_start(
-        &source,
-        &target,
-        &options(&source_server, "10.77.255.254"),
-        &SystemClock,
-        &|_| {},
-    )
-    .await
-    .unwrap_or_else(|error| panic!("seed failed: {}", error_chain(&error)));
+    let Replicating {
+        source_server: _source_server,
+        target_server,
+        source,
+        target,
+        replica,
+    } = seeded_replica("10.77.255.254").await;
     let error = replication::wait_until_caught_up(
         &source,
         &target,
