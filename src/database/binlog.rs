@@ -10,18 +10,16 @@ use crate::database::sql::SqlRunner;
 /// skipped.
 pub const SKIP_STATEMENT: &str = "SET SESSION sql_log_bin = 0";
 
-/// Setting `sql_log_bin` needs a privilege the admin account has, so the
-/// probe sets it first: a missing privilege fails the probe, not the load.
-/// A replica counts when it is connected (`Binlog Dump` threads) or when an
-/// account other than root may replicate, because a replica that is away
-/// reconnects with such an account.
+/// The probe sets `sql_log_bin` first, so a missing privilege fails the
+/// probe and not the load. It counts connected replicas, and accounts that
+/// may replicate from another machine, which an absent replica would use.
+/// Local admins, such as Debian's `mysql`@`localhost`, do not count.
 const PROBE: &str = "SET SESSION sql_log_bin = 0; \
     SELECT @@GLOBAL.log_bin, \
     (SELECT COUNT(*) FROM information_schema.PROCESSLIST \
         WHERE COMMAND LIKE 'Binlog Dump%'), \
-    (SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES \
-        WHERE PRIVILEGE_TYPE IN ('REPLICATION SLAVE', 'REPLICATION REPLICA') \
-        AND GRANTEE NOT LIKE '''root''@%')";
+    (SELECT COUNT(*) FROM mysql.user WHERE Repl_slave_priv = 'Y' \
+        AND Host NOT IN ('localhost', '127.0.0.1', '::1'))";
 
 /// The use of the target's binary log by a load.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -32,7 +30,7 @@ pub enum LoadBinlog {
     #[default]
     Written,
     /// The load sessions turn the binary log off: the target has one, but
-    /// no replica and no account that could replicate.
+    /// no replica and no account a replica on another machine could use.
     Skipped,
     /// The target runs without a binary log.
     Disabled,
