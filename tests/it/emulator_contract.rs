@@ -618,7 +618,11 @@ async fn contract_firewalls() {
     let Some(cloud) = TestCloud::from_env("contract_firewalls") else {
         return;
     };
-    let account = cloud.account("firewalls").await;
+    let mut settings = crate::support::api::fast_settings();
+    // Long enough that a loaded machine still answers the create while the
+    // change is pending.
+    settings["action_duration"] = json!("2s");
+    let account = cloud.account_with("firewalls", settings).await;
     let api = &account.api;
     let droplet = id_of(
         &api.post("/v2/droplets", droplet_request("fw-1"))
@@ -651,7 +655,7 @@ async fn contract_firewalls() {
     assert_eq!(firewall["pending_changes"][0]["droplet_id"], droplet);
     let path = format!("/v2/firewalls/{}", firewall["id"].as_str().unwrap());
 
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     let applied = api.get(&path).await.expect(200);
     assert_eq!(applied.body["firewall"]["status"], "succeeded");
     assert_eq!(applied.body["firewall"]["inbound_rules"][0], ssh);
