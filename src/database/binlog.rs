@@ -10,12 +10,12 @@ use crate::database::sql::SqlRunner;
 /// skipped.
 pub const SKIP_STATEMENT: &str = "SET SESSION sql_log_bin = 0";
 
-/// The probe sets `sql_log_bin` first, so a missing privilege fails the
-/// probe and not the load. It counts connected replicas, and accounts that
-/// may replicate from another machine, which an absent replica would use.
-/// Local admins, such as Debian's `mysql`@`localhost`, do not count.
-const PROBE: &str = "SET SESSION sql_log_bin = 0; \
-    SELECT @@GLOBAL.log_bin, \
+/// Whether the binary log is on, the connected replicas, and the accounts
+/// that may replicate from another machine, which an absent replica would
+/// use. Local admins, such as Debian's `mysql`@`localhost`, do not count.
+/// The probe runs `SKIP_STATEMENT` first, so a missing privilege fails the
+/// probe and not the load.
+const PROBE_COUNTS: &str = "SELECT @@GLOBAL.log_bin, \
     (SELECT COUNT(*) FROM information_schema.PROCESSLIST \
         WHERE COMMAND LIKE 'Binlog Dump%'), \
     (SELECT COUNT(*) FROM mysql.user WHERE Repl_slave_priv = 'Y' \
@@ -43,7 +43,8 @@ impl LoadBinlog {
         if mode != SyncMode::DumpLoad {
             return LoadBinlog::Written;
         }
-        let rows = match target.query(PROBE).await {
+        let probe = format!("{SKIP_STATEMENT}; {PROBE_COUNTS}");
+        let rows = match target.query(&probe).await {
             Ok(rows) => rows,
             Err(error) => {
                 tracing::debug!(

@@ -264,6 +264,13 @@ mod tests {
         load: Codec::Zstd,
     };
 
+    /// Run a stream from `dump` to `load` that must fail, and return the error.
+    async fn stream_error(dump: &Command, load: &Command, codecs: Codecs) -> StreamError {
+        run_stream_with("test", dump, load, FilterRules::default(), codecs, &|_| {})
+            .await
+            .unwrap_err()
+    }
+
     #[tokio::test]
     async fn failing_load_is_reported_with_stderr() {
         // With zstd, the load's status and stderr come through the pipeline,
@@ -271,16 +278,7 @@ mod tests {
         for codecs in [Codecs::PLAIN, ZSTD] {
             let dump = command(&["printf", "data\\n"]);
             let load = command(&["sh", "-c", "cat >/dev/null; echo 'ERROR 1273' >&2; exit 3"]);
-            let error = run_stream_with(
-                "test",
-                &dump,
-                &load,
-                FilterRules::default(),
-                codecs,
-                &|_| {},
-            )
-            .await
-            .unwrap_err();
+            let error = stream_error(&dump, &load, codecs).await;
             assert!(
                 matches!(error, StreamError::Load { .. }),
                 "{codecs:?}: {error}"
@@ -301,16 +299,7 @@ mod tests {
         for codecs in [Codecs::PLAIN, ZSTD] {
             let dump = command(&["sh", "-c", "echo partial; echo 'access denied' >&2; exit 2"]);
             let load = command(&["cat"]);
-            let error = run_stream_with(
-                "test",
-                &dump,
-                &load,
-                FilterRules::default(),
-                codecs,
-                &|_| {},
-            )
-            .await
-            .unwrap_err();
+            let error = stream_error(&dump, &load, codecs).await;
             assert!(
                 matches!(error, StreamError::Dump { .. }),
                 "{codecs:?}: {error}"

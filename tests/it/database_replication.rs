@@ -103,7 +103,8 @@ fn wait_options(timeout: Duration) -> CatchUpOptions {
     }
 }
 
-/// A source with the writes table and a replica that caught up with it.
+/// A source with the writes table, a replica seeded from it, and both
+/// servers' endpoints.
 struct Replicating {
     source_server: TestServer,
     target_server: TestServer,

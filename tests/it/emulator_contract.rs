@@ -619,8 +619,8 @@ async fn contract_firewalls() {
         return;
     };
     let mut settings = crate::support::api::fast_settings();
-    // Long enough that a loaded machine still answers the create while the
-    // change is pending.
+    // Long enough that a loaded machine still responds to the create while
+    // the change is pending.
     settings["action_duration"] = json!("2s");
     let account = cloud.account_with("firewalls", settings).await;
     let api = &account.api;

@@ -345,16 +345,28 @@ fn terminate(unit: &ServiceUnit, pid: u32) {
         !process::is_running(pid) && (!include_group || process::group_members(group).is_empty())
     };
     let include_group = unit.kill_mode != KillMode::Process;
-    if process::wait_until(unit.timeout_stop, || gone(include_group)) {
+    wait_or_kill(
+        unit,
+        || gone(include_group),
+        || {
+            if include_group {
+                process::signal_group(group, Signal::SIGKILL);
+            } else {
+                process::signal(pid, Signal::SIGKILL);
+            }
+        },
+    );
+}
+
+/// Wait up to `TimeoutStopSec=` until `gone` returns true, then run `kill`
+/// and wait a short grace period more.
+fn wait_or_kill(unit: &ServiceUnit, gone: impl Fn() -> bool, kill: impl FnOnce()) {
+    if process::wait_until(unit.timeout_stop, &gone) {
         return;
     }
     log_event(unit, "stop timed out; sending SIGKILL");
-    if include_group {
-        process::signal_group(group, Signal::SIGKILL);
-    } else {
-        process::signal(pid, Signal::SIGKILL);
-    }
-    process::wait_until(KILL_GRACE, || gone(include_group));
+    kill();
+    process::wait_until(KILL_GRACE, gone);
 }
 
 /// Stop what a dead main process left in its process group, such as
@@ -373,11 +385,9 @@ fn stop_leftovers(unit: &ServiceUnit, record: Option<&UnitRecord>) {
 
     log_event(unit, "stopping processes left by the dead main process");
     process::signal_group(group, unit.kill_signal);
-    if process::wait_until(unit.timeout_stop, empty) {
-        return;
-    }
-    process::signal_group(group, Signal::SIGKILL);
-    process::wait_until(KILL_GRACE, empty);
+    wait_or_kill(unit, empty, || {
+        process::signal_group(group, Signal::SIGKILL)
+    });
 }
 
 /// Run the unit's `ExecReload=` commands with `$MAINPID` set.
