@@ -174,8 +174,8 @@ def ansible(render_dir, files_dir, out_dir, hosts):
 
 
 def sync_phases(runs_dir, last=3):
-    """Median phase times, the codecs and the binary log use of the last `last` database syncs
-    journaled in `runs_dir`, as JSON on stdout."""
+    """Median phase times, the codecs, the binary log use and the tables loaded as row text of
+    the last `last` database syncs journaled in `runs_dir`, as JSON on stdout."""
     reports = []
     for path in sorted(pathlib.Path(runs_dir).glob("*-migrate-*.json")):
         for step in json.loads(path.read_text()).get("steps", []):
@@ -188,7 +188,9 @@ def sync_phases(runs_dir, last=3):
     phases = {name: statistics.median(report["timings"][name] for report in reports)
               for name in ("preflight", "copy", "verify")}
     print(json.dumps({"runs": len(reports), "phases": phases, "codecs": reports[-1]["codecs"],
-                      "binlog": reports[-1].get("binlog", "written")}))
+                      "binlog": reports[-1].get("binlog", "written"),
+                      "row_tables": reports[-1].get("row_tables", 0),
+                      "tables": reports[-1].get("tables", 0)}))
 
 
 def load(results, name):
@@ -287,7 +289,8 @@ def report(results, out):
                           f"preflight {times['preflight']:.2f} s, copy with checksums {times['copy']:.2f} s, "
                           f"final comparison {times['verify']:.2f} s; codecs: dump {phases['codecs']['dump']}, "
                           f"load {phases['codecs']['load']}; the target's binary log during the load: "
-                          f"{phases.get('binlog', 'written')}."]
+                          f"{phases.get('binlog', 'written')}; tables loaded as row text with "
+                          f"`LOAD DATA`: {phases.get('row_tables', 0)} of {phases.get('tables', 0)}."]
     ours = timing(results, "sync-wwctl.json")
     sync_ratio = pipe["median"] / ours["median"] if ours and pipe else None
     sync_met = sync_ratio is not None and sync_ratio >= 1.5

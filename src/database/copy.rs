@@ -1,9 +1,10 @@
 //! Copying a database from source to target: one dump stream, or per-table
 //! streams N at a time, the largest tables first, so the longest stream
 //! never starts last. Both end with the same content, so verification
-//! compares them the same way. A per-table copy can also take each table's
-//! checksum on both sides as soon as its stream ends, while the other
-//! tables still stream.
+//! compares them the same way. A per-table copy sends each table's rows as
+//! row text where the target allows it (see `rows`), and can take each
+//! table's checksum on both sides as soon as its stream ends, while the
+//! other tables still stream.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -14,8 +15,11 @@ use crate::database::compression::Codecs;
 use crate::database::dump::{DumpScope, SyncMode, dump_argv, load_argv};
 use crate::database::endpoint::Endpoint;
 use crate::database::filter::FilterRules;
-use crate::database::pipeline::{Command, Progress, StreamError, StreamStats, run_stream_with};
+use crate::database::pipeline::{
+    Command, Progress, StreamError, StreamStats, Transform, run_stream_with,
+};
 use crate::database::quote;
+use crate::database::rows::{self, Layouts, RowFilter, RowLayout, RowLoad};
 use crate::database::sql::{SqlError, SqlRunner};
 use crate::database::verify::{self, TableChecksum, TableColumns, VerifyError};
 
@@ -64,6 +68,8 @@ pub struct CopyPlan<'a> {
     pub rules: FilterRules,
     pub codecs: Codecs,
     pub binlog: LoadBinlog,
+    /// How a per-table copy loads each table's rows.
+    pub rows: RowLoad,
     /// Take each table's checksum on both sides when its stream ends
     /// (per-table copies only).
     pub checksum_tables: bool,
@@ -102,11 +108,70 @@ impl CopyPlan<'_> {
             name,
             &self.dump(scope),
             &self.load(),
-            self.rules.clone(),
+            Transform::Sql(self.rules.clone()),
             self.codecs,
             progress,
         )
         .await
+    }
+
+    /// Stream one table's rows as row text into `LOAD DATA`.
+    async fn row_stream(
+        &self,
+        name: &str,
+        layout: &RowLayout,
+        progress: &(dyn Fn(&Progress) + Send + Sync),
+    ) -> Result<StreamStats, StreamError> {
+        let select = Command {
+            runner: self.source.runner.clone(),
+            argv: rows::select_argv(&self.source.connection, self.database, layout),
+        };
+        let mut load_argv = rows::load_argv(&self.target.connection, self.database, layout);
+        load_argv.extend(self.binlog.load_options());
+        let load = Command {
+            runner: self.target.runner.clone(),
+            argv: load_argv,
+        };
+        let stats = run_stream_with(
+            name,
+            &select,
+            &load,
+            Transform::Rows(RowFilter::new(layout)),
+            self.codecs,
+            progress,
+        )
+        .await?;
+
+        // Verification decides whether the rows arrived equal; the
+        // warnings say why they may not have.
+        for message in &stats.load_messages {
+            tracing::warn!(
+                table = layout.table.as_str(),
+                "the load of the table's rows reported: {message}"
+            );
+        }
+        Ok(stats)
+    }
+
+    /// Copy one table's rows: as row text when it has a layout, as the
+    /// `INSERT` statements of a dump otherwise.
+    async fn table_stream(
+        &self,
+        table: &str,
+        name: &str,
+        layouts: Option<&Layouts>,
+        progress: &(dyn Fn(&Progress) + Send + Sync),
+    ) -> Result<StreamStats, StreamError> {
+        match layouts.and_then(|layouts| layouts.get(table)) {
+            Some(Ok(layout)) => self.row_stream(name, layout, progress).await,
+            other => {
+                if let Some(Err(reason)) = other {
+                    tracing::info!("table `{table}` loads as INSERT statements: {reason}");
+                }
+                let scope = DumpScope::TableData(vec![table.to_string()]);
+                self.stream(name, &scope, progress).await
+            }
+        }
     }
 }
 
@@ -156,6 +221,15 @@ async fn copy_parallel(
             None
         };
         let columns = columns.as_ref();
+        let layouts = match plan.rows {
+            RowLoad::Rows => Some(
+                rows::layout::read(&source_sql, plan.database)
+                    .await
+                    .map_err(list_error)?,
+            ),
+            RowLoad::Statements => None,
+        };
+        let layouts = layouts.as_ref();
         let names: Vec<String> = tables
             .iter()
             .map(|table| format!("table {table}"))
@@ -163,8 +237,7 @@ async fn copy_parallel(
         let results: Vec<(StreamStats, Option<(TableChecksum, TableChecksum)>)> =
             stream::iter(tables.iter().zip(&names))
                 .map(|(table, name)| async move {
-                    let scope = DumpScope::TableData(vec![table.clone()]);
-                    let stats = plan.stream(name, &scope, progress).await?;
+                    let stats = plan.table_stream(table, name, layouts, progress).await?;
                     let checksums = match columns {
                         Some(columns) => Some(checksum_both(plan, columns, table).await?),
                         None => None,

@@ -44,7 +44,7 @@ pub enum DumpScope {
 
 /// The client reads statements up to 1 GiB, the protocol's maximum, so
 /// only the server's `max_allowed_packet` limits a row (preflight checks it).
-const CLIENT_MAX_PACKET: &str = "--max-allowed-packet=1073741824";
+pub(crate) const CLIENT_MAX_PACKET: &str = "--max-allowed-packet=1073741824";
 
 /// The dump command on the source.
 ///

@@ -18,6 +18,7 @@ pub mod pipeline;
 pub mod preflight;
 pub mod quote;
 pub mod replication;
+pub mod rows;
 pub mod scratch;
 pub mod sql;
 pub mod sync;

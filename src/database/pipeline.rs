@@ -1,6 +1,7 @@
-//! One dump-to-load stream: the dump command's stdout flows through the
-//! line filter into the load command's stdin, a chunk at a time, so the
-//! whole dump is never held in memory.
+//! One dump-to-load stream: the dump command's stdout flows through a
+//! filter into the load command's stdin, a chunk at a time, so the whole
+//! dump is never held in memory. SQL text goes through the line filter,
+//! a table's row text through the row filter.
 
 use std::sync::Arc;
 
@@ -9,9 +10,15 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::database::command::{CommandError, CommandOutput, CommandRunner, ExitStatus};
 use crate::database::compression::{self, Codecs};
 use crate::database::filter::{FilterRules, FilterStats, LineFilter};
+use crate::database::rows::{RowError, RowFilter};
 
 /// Bytes read from the dump per step.
 const CHUNK_BYTES: usize = 256 * 1024;
+
+/// At most this much of the load's own output is kept, and at most
+/// `MAX_LOAD_MESSAGES` of its lines are reported.
+const LOAD_OUTPUT_BYTES: usize = 64 * 1024;
+const MAX_LOAD_MESSAGES: usize = 10;
 
 /// A command on one machine.
 #[derive(Clone, Debug)]
@@ -32,13 +39,36 @@ pub struct Progress {
     pub current_table: Option<String>,
 }
 
+/// What a stream carries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamFormat {
+    /// SQL statements from a dump.
+    #[default]
+    Sql,
+    /// One table's rows, loaded with `LOAD DATA`.
+    Rows,
+}
+
+/// What happens to a stream between the dump and the load.
+pub enum Transform {
+    /// SQL text through the line filter with these rules.
+    Sql(FilterRules),
+    /// A table's row text through its row filter.
+    Rows(RowFilter),
+}
+
 /// What a finished stream did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct StreamStats {
     pub stream: String,
+    pub format: StreamFormat,
     pub bytes_read: u64,
     pub bytes_written: u64,
     pub filter: FilterStats,
+    /// Lines the load printed, such as the warnings of a `LOAD DATA`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub load_messages: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +94,12 @@ pub enum StreamError {
         status: ExitStatus,
         stderr: String,
     },
+    #[error("stream `{stream}` stopped: the source's output does not match the table's columns")]
+    Rows {
+        stream: String,
+        #[source]
+        source: RowError,
+    },
 }
 
 impl StreamError {
@@ -85,16 +121,24 @@ pub async fn run_stream(
     rules: FilterRules,
     progress: &(dyn Fn(&Progress) + Send + Sync),
 ) -> Result<StreamStats, StreamError> {
-    run_stream_with(name, dump, load, rules, Codecs::PLAIN, progress).await
+    run_stream_with(
+        name,
+        dump,
+        load,
+        Transform::Sql(rules),
+        Codecs::PLAIN,
+        progress,
+    )
+    .await
 }
 
-/// Run `dump` into `load` through a filter with `rules`, each side on the
-/// wire with its codec. Byte counts are of the SQL text.
+/// Run `dump` into `load` through `transform`, each side on the wire with
+/// its codec. Byte counts are of the uncompressed text.
 pub async fn run_stream_with(
     name: &str,
     dump: &Command,
     load: &Command,
-    rules: FilterRules,
+    transform: Transform,
     codecs: Codecs,
     progress: &(dyn Fn(&Progress) + Send + Sync),
 ) -> Result<StreamStats, StreamError> {
@@ -114,12 +158,21 @@ pub async fn run_stream_with(
         .map_err(|error| StreamError::command(name, "dump", error))?;
 
     // The load's own output is drained, so a chatty load never blocks on
-    // a full pipe.
-    if let Some(mut load_stdout) = loader.take_stdout() {
+    // a full pipe; its start is kept for the report.
+    let load_stdout = loader.take_stdout().map(|mut stdout| {
         tokio::spawn(async move {
-            let _ = tokio::io::copy(&mut load_stdout, &mut tokio::io::sink()).await;
-        });
-    }
+            let mut kept = Vec::new();
+            let mut buffer = vec![0_u8; 8192];
+            while let Ok(read) = stdout.read(&mut buffer).await {
+                if read == 0 {
+                    break;
+                }
+                let room = LOAD_OUTPUT_BYTES.saturating_sub(kept.len());
+                kept.extend_from_slice(&buffer[..read.min(room)]);
+            }
+            kept
+        })
+    });
 
     let mut reader = compression::decode(
         codecs.dump,
@@ -129,7 +182,11 @@ pub async fn run_stream_with(
         codecs.load,
         loader.take_stdin().expect("a new command has stdin"),
     );
-    let mut filter = LineFilter::new(rules);
+    let format = match transform {
+        Transform::Sql(_) => StreamFormat::Sql,
+        Transform::Rows(_) => StreamFormat::Rows,
+    };
+    let mut filter = Filter::new(transform);
     let mut chunk = vec![0_u8; CHUNK_BYTES];
     let mut filtered = Vec::with_capacity(CHUNK_BYTES + 4096);
     let mut state = Progress {
@@ -140,6 +197,7 @@ pub async fn run_stream_with(
     // Copy until the dump ends or the load stops reading. A read or write
     // error ends the copy; the exit statuses below say which side failed.
     let mut load_closed = false;
+    let mut malformed = None;
     loop {
         let read = match reader.read(&mut chunk).await {
             Ok(0) | Err(_) => break,
@@ -148,7 +206,10 @@ pub async fn run_stream_with(
         state.bytes_read += read as u64;
 
         filtered.clear();
-        filter.push(&chunk[..read], &mut filtered);
+        if let Err(error) = filter.push(&chunk[..read], &mut filtered) {
+            malformed = Some(error);
+            break;
+        }
         if writer.write_all(&filtered).await.is_err() {
             load_closed = true;
             break;
@@ -159,9 +220,13 @@ pub async fn run_stream_with(
         progress(&state);
     }
 
-    if !load_closed {
+    // A malformed row stops the stream before the load sees its end.
+    let mut cut_off = None;
+    if !load_closed && malformed.is_none() {
         filtered.clear();
-        filter.finish(&mut filtered);
+        if let Err(error) = filter.finish(&mut filtered) {
+            cut_off = Some(error);
+        }
         if writer.write_all(&filtered).await.is_ok() {
             state.bytes_written += filtered.len() as u64;
         }
@@ -175,19 +240,89 @@ pub async fn run_stream_with(
     let (dump_output, load_output) = tokio::join!(dumper.wait(), loader.wait());
     let dump_output = dump_output.map_err(|error| StreamError::command(name, "dump", error))?;
     let load_output = load_output.map_err(|error| StreamError::command(name, "load", error))?;
+    let load_messages = match load_stdout {
+        Some(task) => messages(&task.await.unwrap_or_default()),
+        None => Vec::new(),
+    };
+    let rows_error = |source| StreamError::Rows {
+        stream: name.to_string(),
+        source,
+    };
 
-    // A failed load is the root cause when both fail: the dump then only
-    // saw its reader go away.
+    // A malformed row is the root cause: the dump then only saw its reader
+    // go away. Otherwise a failed load is: the dump, too, only saw its
+    // reader go away. A row cut off at the end comes from a failed dump.
+    if let Some(error) = malformed {
+        return Err(rows_error(error));
+    }
     check_load(name, load, &load_output)?;
     check_dump(name, dump, &dump_output)?;
+    if let Some(error) = cut_off {
+        return Err(rows_error(error));
+    }
 
     progress(&state);
     Ok(StreamStats {
         stream: name.to_string(),
+        format,
         bytes_read: state.bytes_read,
         bytes_written: state.bytes_written,
         filter: filter.stats().clone(),
+        load_messages,
     })
+}
+
+/// The line filter or the row filter, behind one interface.
+enum Filter {
+    Sql(LineFilter),
+    Rows(RowFilter),
+}
+
+impl Filter {
+    fn new(transform: Transform) -> Filter {
+        match transform {
+            Transform::Sql(rules) => Filter::Sql(LineFilter::new(rules)),
+            Transform::Rows(filter) => Filter::Rows(filter),
+        }
+    }
+
+    fn push(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), RowError> {
+        match self {
+            Filter::Sql(filter) => {
+                filter.push(input, out);
+                Ok(())
+            }
+            Filter::Rows(filter) => filter.push(input, out),
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), RowError> {
+        match self {
+            Filter::Sql(filter) => {
+                filter.finish(out);
+                Ok(())
+            }
+            Filter::Rows(filter) => filter.finish(),
+        }
+    }
+
+    fn stats(&self) -> &FilterStats {
+        match self {
+            Filter::Sql(filter) => filter.stats(),
+            Filter::Rows(filter) => filter.stats(),
+        }
+    }
+}
+
+/// The non-blank lines of the load's output, at most `MAX_LOAD_MESSAGES`.
+fn messages(output: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(output)
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .take(MAX_LOAD_MESSAGES)
+        .map(String::from)
+        .collect()
 }
 
 fn check_load(name: &str, load: &Command, output: &CommandOutput) -> Result<(), StreamError> {
@@ -218,10 +353,12 @@ fn check_dump(name: &str, dump: &Command, output: &CommandOutput) -> Result<(), 
 mod tests {
     use std::sync::{Arc, Mutex};
 
-    use super::{Command, StreamError, run_stream, run_stream_with};
+    use super::{Command, StreamError, Transform, run_stream, run_stream_with};
     use crate::database::command::LocalRunner;
     use crate::database::compression::{Codec, Codecs};
     use crate::database::filter::FilterRules;
+    use crate::database::rows::RowFilter;
+    use crate::database::rows::layout::{Encoding, RowColumn, RowLayout};
 
     fn command(words: &[&str]) -> Command {
         Command {
@@ -266,9 +403,16 @@ mod tests {
 
     /// Run a stream from `dump` to `load` that must fail, and return the error.
     async fn stream_error(dump: &Command, load: &Command, codecs: Codecs) -> StreamError {
-        run_stream_with("test", dump, load, FilterRules::default(), codecs, &|_| {})
-            .await
-            .unwrap_err()
+        run_stream_with(
+            "test",
+            dump,
+            load,
+            Transform::Sql(FilterRules::default()),
+            codecs,
+            &|_| {},
+        )
+        .await
+        .unwrap_err()
     }
 
     #[tokio::test]
@@ -316,6 +460,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn malformed_rows_stop_the_stream_naming_the_row() {
+        let layout = RowLayout {
+            table: "ww_shows".to_string(),
+            columns: vec![RowColumn {
+                name: "showurl".to_string(),
+                encoding: Encoding::Text,
+                nullable: true,
+                auto_increment: false,
+            }],
+        };
+        for codecs in [Codecs::PLAIN, ZSTD] {
+            let dump = command(&["printf", "0\\tok\\n2\\tbad\\n"]);
+            let load = command(&["cat"]);
+            let transform = Transform::Rows(RowFilter::new(&layout));
+            let error = run_stream_with("test", &dump, &load, transform, codecs, &|_| {})
+                .await
+                .unwrap_err();
+            let StreamError::Rows { source, .. } = &error else {
+                panic!("{codecs:?}: expected a row error, got {error}");
+            };
+            assert_eq!(
+                source.to_string(),
+                "row 2 of table `ww_shows` has the NULL flag `2`, where only 0 or 1 can be"
+            );
+        }
+    }
+
+    #[tokio::test]
     async fn zstd_stream_arrives_filtered_and_whole() {
         let dir = tempfile::tempdir().unwrap();
         let output = dir.path().join("out.sql");
@@ -335,7 +507,7 @@ mod tests {
             ..FilterRules::default()
         };
 
-        let stats = run_stream_with("test", &dump, &load, rules, ZSTD, &|_| {})
+        let stats = run_stream_with("test", &dump, &load, Transform::Sql(rules), ZSTD, &|_| {})
             .await
             .unwrap();
 

@@ -11,6 +11,7 @@ use crate::database::endpoint::Endpoint;
 use crate::database::pipeline::{Progress, StreamStats};
 use crate::database::preflight::{self, Preflight, PreflightFailed, PreflightOptions};
 use crate::database::quote;
+use crate::database::rows::RowLoad;
 use crate::database::sql::{SqlError, SqlRunner};
 use crate::database::verify::{self, Verified, VerifyError};
 
@@ -84,6 +85,7 @@ pub struct SyncReport {
     pub preflight: Preflight,
     pub codecs: Codecs,
     pub binlog: LoadBinlog,
+    pub rows: RowLoad,
     pub streams: Vec<StreamStats>,
     pub views_checked: usize,
     pub verified: Verified,
@@ -120,10 +122,11 @@ pub async fn sync(
     let mut timings = SyncTimings::default();
     let started = Instant::now();
     let target_sql = target.client();
-    let (preflight, codecs, binlog) = tokio::join!(
+    let (preflight, codecs, binlog, rows) = tokio::join!(
         preflight::run(source, target, &options.preflight),
         codecs(source, target, options.compress),
-        LoadBinlog::decide(&target_sql, options.preflight.mode)
+        LoadBinlog::decide(&target_sql, options.preflight.mode),
+        RowLoad::decide(&target_sql)
     );
     let preflight = preflight
         .map_err(SyncError::PreflightQuery)?
@@ -151,6 +154,7 @@ pub async fn sync(
         rules: preflight.rules.clone(),
         codecs,
         binlog,
+        rows,
         checksum_tables: true,
     };
     let copied = copy(&plan, options.method, progress)
@@ -179,6 +183,7 @@ pub async fn sync(
         preflight,
         codecs,
         binlog,
+        rows,
         streams: copied.streams,
         views_checked,
         verified,

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::database::copy::CopyMethod;
 use crate::database::dump::SyncMode;
+use crate::database::pipeline::StreamFormat;
 use crate::database::preflight::{self, PreflightOptions};
 use crate::database::sql::SqlRunner;
 use crate::database::sync::{self as db_sync, SyncOptions};
@@ -256,6 +257,11 @@ async fn sync_one(ctx: &StepContext<'_>, params: &FromFleet, name: &str) -> anyh
         .iter()
         .map(|stream| stream.bytes_written)
         .sum();
+    let row_tables = report
+        .streams
+        .iter()
+        .filter(|stream| stream.format == StreamFormat::Rows)
+        .count();
     ctx.record_output(
         &format!("{name}.report"),
         serde_json::json!({
@@ -265,6 +271,8 @@ async fn sync_one(ctx: &StepContext<'_>, params: &FromFleet, name: &str) -> anyh
             "views_checked": report.views_checked,
             "codecs": report.codecs,
             "binlog": report.binlog,
+            "load_format": report.rows,
+            "row_tables": row_tables,
             "timings": report.timings,
             "checksums": report.verified.tables(),
         }),

@@ -15,6 +15,7 @@ use wwctl::database::load::load_dump_file;
 use wwctl::database::pipeline::{Command, run_stream};
 use wwctl::database::preflight::finding::Severity;
 use wwctl::database::preflight::{self, PreflightOptions};
+use wwctl::database::rows::RowLoad;
 use wwctl::database::sql::SqlRunner;
 use wwctl::database::sync::{SyncError, smoke_test_views, sync};
 use wwctl::database::users::create_app_users;
@@ -317,6 +318,7 @@ async fn missing_definer_reported_and_rewritten() {
             load: Codec::Zstd,
         },
         binlog: LoadBinlog::Written,
+        rows: RowLoad::Statements,
         checksum_tables: false,
     };
     copy(&plan, CopyMethod::Single, &|_| {}).await.unwrap();

@@ -10,7 +10,9 @@ use wwctl::database::copy::{CopyMethod, tables_largest_first};
 use wwctl::database::dump::SyncMode;
 use wwctl::database::endpoint::Endpoint;
 use wwctl::database::generate::{self, GenerateOptions};
+use wwctl::database::pipeline::StreamFormat;
 use wwctl::database::preflight::PreflightOptions;
+use wwctl::database::rows::RowLoad;
 use wwctl::database::sql::SqlRunner;
 use wwctl::database::sync::{SyncOptions, sync};
 use wwctl::database::verify::{self, VerifyError};
@@ -68,8 +70,16 @@ async fn sync_both_methods_verify_equal() {
     )
     .await
     .unwrap_or_else(|error| panic!("parallel sync failed: {error}"));
-    // Schema, 20 tables, programs; no views.
+    // Schema, 20 tables, programs; no views. Every table's rows travel
+    // as row text.
     assert_eq!(parallel.streams.len(), 22);
+    assert_eq!(parallel.rows, RowLoad::Rows);
+    let row_streams = parallel
+        .streams
+        .iter()
+        .filter(|stream| stream.format == StreamFormat::Rows)
+        .count();
+    assert_eq!(row_streams, 20);
     // Checksums taken table by table during the copy equal those taken
     // all at once after it.
     assert_eq!(parallel.verified.tables(), single.verified.tables());

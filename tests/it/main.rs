@@ -10,6 +10,7 @@ mod database_binlog;
 mod database_cases;
 mod database_generate;
 mod database_replication;
+mod database_rows;
 mod database_sync;
 mod database_users;
 mod e2e;
