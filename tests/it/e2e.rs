@@ -306,7 +306,9 @@ async fn whole_move_in_the_sandbox() {
         .unwrap();
     assert_eq!(sync["outputs"]["prod-2023.verified"], true);
     // The new server has a binary log and no replica, so every load into it
-    // skipped the log. A run that found the copy already equal has no report.
+    // skipped the log; it allows `LOAD DATA LOCAL`, so every table's rows
+    // arrived as row text. A run that found the copy already equal has no
+    // report.
     let reports: Vec<&Value> = journals
         .iter()
         .filter_map(|journal| journal["steps"].as_array())
@@ -316,6 +318,8 @@ async fn whole_move_in_the_sandbox() {
     assert!(!reports.is_empty(), "no journaled sync report");
     for report in reports {
         assert_eq!(report["binlog"], "skipped", "{report}");
+        assert_eq!(report["load_format"], "rows", "{report}");
+        assert_eq!(report["row_tables"], report["tables"], "{report}");
     }
     let query = [
         "mariadb",
