@@ -1,7 +1,7 @@
-//! Row streams between two real MariaDB servers: values that the client's
-//! batch output and `LOAD DATA` could confuse arrive byte for byte, tables
-//! with types that have no row encoding fall back to statements, and a
-//! target without `local_infile` loads everything as statements.
+//! Row streams between two real MariaDB servers. Values that the client's
+//! batch output and `LOAD DATA` could confuse arrive byte for byte. Tables
+//! with a type that has no row encoding fall back to statements, and so
+//! does every table when the target's `local_infile` is off.
 
 use wwctl::database::copy::CopyMethod;
 use wwctl::database::pipeline::StreamFormat;
@@ -48,7 +48,7 @@ INSERT INTO hard (id, note, body, amount, ratio, born, seen, at, kind, tags, dat
 INSERT INTO flags VALUES (1, b'10100101'), (2, b'0');
 ";
 
-/// Every column of both tables on `server`, each value as its bytes in
+/// Read every column of both tables on `server`, each value as its bytes in
 /// hexadecimal (or its time in seconds since the epoch), so the two sides
 /// compare exactly.
 async fn exact_rows(server: &TestServer) -> Vec<Vec<Option<String>>> {

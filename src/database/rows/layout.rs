@@ -1,4 +1,4 @@
-//! How each column of a table travels as row text: the expression the
+//! The row encoding of each column of a table: the expression the
 //! source selects, the field rule wwctl applies on the way, and what the
 //! target's `LOAD DATA` assigns.
 //!
@@ -70,7 +70,7 @@ const BINARY_TYPES: &[&str] = &[
     "longblob",
 ];
 
-/// How one column's value travels.
+/// The encoding of one column's value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Encoding {
     /// Numbers and temporal values: their text, which is never `NULL`.
@@ -82,8 +82,8 @@ pub enum Encoding {
     Hex,
 }
 
-/// What wwctl does with the field, or pair of fields, of one column in
-/// the source's output.
+/// The rule wwctl applies to the field, or pair of fields, of one column
+/// in the source's output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FieldRule {
     /// Pass the field on unchanged.
@@ -135,12 +135,12 @@ pub struct RowLayout {
 pub type Layouts = BTreeMap<String, Result<RowLayout, String>>;
 
 impl RowLayout {
-    /// The rule of each column, in order.
+    /// Return the rule of each column, in order.
     pub fn rules(&self) -> Vec<FieldRule> {
         self.columns.iter().map(RowColumn::rule).collect()
     }
 
-    /// The statements the source runs: UTC for `TIMESTAMP` values, no
+    /// Build the statements the source runs: UTC for `TIMESTAMP` values, no
     /// `sql_mode` that pads `CHAR` values, a write timeout long enough for
     /// a target that pauses to flush, then one `SELECT` of the whole table.
     pub fn select_sql(&self, database: &str) -> String {
@@ -154,7 +154,7 @@ SELECT {} FROM {}.{}",
         )
     }
 
-    /// The statements the target runs: the session settings a dump sets
+    /// Build the statements the target runs: the session settings a dump sets
     /// (no key checks, UTC, zero keeps its `AUTO_INCREMENT` value), the
     /// load from standard input, then its warnings, which the stream
     /// reports.
@@ -261,8 +261,8 @@ pub fn layouts(columns: impl IntoIterator<Item = ColumnInfo>) -> Layouts {
     layouts
 }
 
-/// The encoding of one column, `None` for a generated column, or why the
-/// table cannot travel as row text.
+/// Classify one column: its encoding, `None` for a generated column, or
+/// why the table cannot travel as row text.
 fn classify(column: &ColumnInfo) -> Result<Option<RowColumn>, String> {
     if column.table_type != "BASE TABLE" {
         return Err("it is system-versioned".to_string());

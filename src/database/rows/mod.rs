@@ -13,7 +13,7 @@ pub use layout::{Layouts, RowLayout};
 use crate::database::dump::CLIENT_MAX_PACKET;
 use crate::database::sql::{Connection, SqlRunner};
 
-/// How table rows reach the target.
+/// The format in which table rows reach the target.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RowLoad {
@@ -51,7 +51,7 @@ which is slower; `SET GLOBAL local_infile = ON` there allows the faster row load
     }
 }
 
-/// The source's command: the client printing the table's rows in batch
+/// Build the source's command: the client printing the table's rows in batch
 /// format, one row a line, without buffering the result.
 pub fn select_argv(connection: &Connection, database: &str, layout: &RowLayout) -> Vec<String> {
     let mut argv = vec![connection.client.clone()];
@@ -70,7 +70,7 @@ pub fn select_argv(connection: &Connection, database: &str, layout: &RowLayout) 
     argv
 }
 
-/// The target's command: the client loading its standard input into the
+/// Build the target's command: the client loading its standard input into the
 /// table and printing the load's warnings.
 pub fn load_argv(connection: &Connection, database: &str, layout: &RowLayout) -> Vec<String> {
     let mut argv = vec![connection.client.clone()];
