@@ -185,6 +185,9 @@ fn hint_for_parse_error(message: &str) -> Option<String> {
             .collect();
         return Some(crate::suggest::hint_for(field, choices.iter().copied()));
     }
+    if message.ends_with("expected `auto`, `true` or `false`") {
+        return Some("write `auto`, `true` or `false` without quotes".to_string());
+    }
     if message.starts_with("duplicate key") {
         return Some("each key may appear once in a mapping; remove or rename one".to_string());
     }

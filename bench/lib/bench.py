@@ -188,9 +188,19 @@ def sync_phases(runs_dir, last=3):
     phases = {name: statistics.median(report["timings"][name] for report in reports)
               for name in ("preflight", "copy", "verify")}
     print(json.dumps({"runs": len(reports), "phases": phases, "codecs": reports[-1]["codecs"],
+                      "hops": reports[-1].get("hop_speeds_mb_per_s", {}),
                       "binlog": reports[-1].get("binlog", "written"),
                       "row_tables": reports[-1].get("row_tables", 0),
                       "tables": reports[-1].get("tables", 0)}))
+
+
+def hop_text(phases):
+    """The hop speeds `compress: auto` measured, as text, or nothing."""
+    hops = phases.get("hops") or {}
+    if hops.get("dump") is None and hops.get("load") is None:
+        return ""
+    speed = lambda value: f"{value:.0f} MB/s" if value is not None else "not measured"
+    return f" (measured hops: dump {speed(hops.get('dump'))}, load {speed(hops.get('load'))})"
 
 
 def load(results, name):
@@ -270,9 +280,9 @@ def report(results, out):
               "| Method | Time | Plain pipe ÷ method |", "|---|---|---|"]
     pipe = timing(results, "sync-pipe.json")
     for name, label in (("sync-wwctl.json", "wwctl `database.sync`, as shipped: freeze, per-table copy (4 streams, "
-                                            "largest first, zstd on both hops), each table checksummed on both "
-                                            "sides as its stream ends"),
-                        ("sync-wwctl-plain.json", "the same with `database.sync.compress: false`"),
+                                            "largest first, rows into `LOAD DATA`, `compress: auto`), each table "
+                                            "checksummed on both sides as its stream ends"),
+                        ("sync-wwctl-zstd.json", "the same with `database.sync.compress: true` (zstd on both hops)"),
                         ("sync-pipe.json", "`mysqldump --single-transaction …` piped through `ssh` into `mysql`, "
                                           "no verification"),
                         ("sync-mydumper.json", "mydumper (4 threads, compressed) on the source, tar over SSH, "
@@ -281,14 +291,14 @@ def report(results, out):
         ratio = pipe["median"] / cell["median"] if cell and pipe else None
         lines.append(f"| {label} | {seconds(cell)} | {f'{ratio:.2f}×' if ratio else '–'} |")
     for name, label in (("sync-wwctl-phases.json", "as shipped"),
-                        ("sync-wwctl-plain-phases.json", "without compression")):
+                        ("sync-wwctl-zstd-phases.json", "with zstd forced on")):
         phases = load(results, name)
         if phases:
             times = phases["phases"]
             lines += ["", f"wwctl's phases, {label} (median of {phases['runs']} runs, from the journal): "
                           f"preflight {times['preflight']:.2f} s, copy with checksums {times['copy']:.2f} s, "
                           f"final comparison {times['verify']:.2f} s; codecs: dump {phases['codecs']['dump']}, "
-                          f"load {phases['codecs']['load']}; the target's binary log during the load: "
+                          f"load {phases['codecs']['load']}{hop_text(phases)}; the target's binary log during the load: "
                           f"{phases.get('binlog', 'written')}; tables loaded as row text with "
                           f"`LOAD DATA`: {phases.get('row_tables', 0)} of {phases.get('tables', 0)}."]
     ours = timing(results, "sync-wwctl.json")

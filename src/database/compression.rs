@@ -96,6 +96,59 @@ pub fn encode(codec: Codec, writer: BoxedWriter) -> BoxedWriter {
     }
 }
 
+/// When the streams travel compressed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compression {
+    /// Compress each hop that is slower than `FAST_LINK`, as a short
+    /// timed transfer measures it.
+    #[default]
+    Auto,
+    /// Compress every hop where the server has zstd.
+    Always,
+    /// Send plain text.
+    Never,
+}
+
+/// A hop at least this fast, in bytes a second, does not hold up the copy:
+/// the benchmark's copy moved its 220 MB of row text in about 15 s, under
+/// 20 MB/s. On such a hop zstd only takes CPU from the servers.
+pub const FAST_LINK: f64 = 50e6;
+
+/// Bytes of the timed transfer: enough to fill a slow link for a moment.
+const PROBE_BYTES: usize = 8 << 20;
+
+/// The direction of a hop, seen from wwctl.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Source to wwctl: the dump's hop.
+    FromServer,
+    /// Wwctl to target: the load's hop.
+    ToServer,
+}
+
+/// Measure the speed of the hop between wwctl and `runner`'s machine in
+/// `direction`, in bytes a second, by timing a transfer of zeros. `None`
+/// when the transfer failed.
+pub async fn link_speed(runner: &dyn CommandRunner, direction: Direction) -> Option<f64> {
+    let size = PROBE_BYTES.to_string();
+    let started = std::time::Instant::now();
+    let transferred = match direction {
+        Direction::FromServer => {
+            let argv = ["head", "-c", size.as_str(), "/dev/zero"].map(String::from);
+            let output = runner.run(&argv, b"").await.ok()?;
+            output.status.success() && output.stdout.len() == PROBE_BYTES
+        }
+        Direction::ToServer => {
+            let argv = ["wc", "-c"].map(String::from);
+            let output = runner.run(&argv, &vec![0_u8; PROBE_BYTES]).await.ok()?;
+            output.status.success() && String::from_utf8_lossy(&output.stdout).trim() == size
+        }
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    transferred.then(|| PROBE_BYTES as f64 / seconds.max(1e-6))
+}
+
 /// Pick zstd when the machine has both `bash` and `zstd`, plain otherwise.
 pub async fn available(runner: &dyn CommandRunner) -> Codec {
     let probe = [

@@ -460,6 +460,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn load_output_is_reported_line_by_line() {
+        let dump = command(&["printf", "1\\n"]);
+        let load = command(&[
+            "sh",
+            "-c",
+            "cat >/dev/null; printf 'Warning\\t1366\\tbad value\\n\\n'; seq 20",
+        ]);
+
+        let stats = run_stream("test", &dump, &load, FilterRules::default(), &|_| {})
+            .await
+            .unwrap();
+
+        assert_eq!(stats.load_messages.len(), 10);
+        assert_eq!(stats.load_messages[0], "Warning\t1366\tbad value");
+        assert_eq!(stats.load_messages[1], "1");
+    }
+
+    #[tokio::test]
     async fn malformed_rows_stop_the_stream_naming_the_row() {
         let layout = RowLayout {
             table: "ww_shows".to_string(),

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use crate::database::binlog::LoadBinlog;
-use crate::database::compression::{self, Codec, Codecs};
+use crate::database::compression::{self, Codec, Codecs, Compression, Direction, FAST_LINK};
 use crate::database::copy::{CopyError, CopyMethod, CopyPlan, copy};
 use crate::database::endpoint::Endpoint;
 use crate::database::pipeline::{Progress, StreamStats};
@@ -70,8 +70,8 @@ fn views_text(failures: &[ViewFailure]) -> String {
 pub struct SyncOptions {
     pub preflight: PreflightOptions,
     pub method: CopyMethod,
-    /// Compress the streams with zstd where both servers have it.
-    pub compress: bool,
+    /// When the streams travel zstd-compressed.
+    pub compression: Compression,
     /// Character set and collation of the target database when it must be
     /// created.
     pub charset: String,
@@ -84,6 +84,7 @@ pub struct SyncOptions {
 pub struct SyncReport {
     pub preflight: Preflight,
     pub codecs: Codecs,
+    pub hop_speeds: HopSpeeds,
     pub binlog: LoadBinlog,
     pub rows: RowLoad,
     pub streams: Vec<StreamStats>,
@@ -124,10 +125,11 @@ pub async fn sync(
     let target_sql = target.client();
     let (preflight, codecs, binlog, rows) = tokio::join!(
         preflight::run(source, target, &options.preflight),
-        codecs(source, target, options.compress),
+        codecs(source, target, options.compression),
         LoadBinlog::decide(&target_sql, options.preflight.mode),
         RowLoad::decide(&target_sql)
     );
+    let (codecs, hop_speeds) = codecs;
     let preflight = preflight
         .map_err(SyncError::PreflightQuery)?
         .require_passed()?;
@@ -182,6 +184,7 @@ pub async fn sync(
     Ok(SyncReport {
         preflight,
         codecs,
+        hop_speeds,
         binlog,
         rows,
         streams: copied.streams,
@@ -191,25 +194,66 @@ pub async fn sync(
     })
 }
 
-/// Zstd on each side that has it, when compression is on.
-async fn codecs(source: &Endpoint, target: &Endpoint, compress: bool) -> Codecs {
-    if !compress {
-        return Codecs::PLAIN;
+/// The measured speed of each hop in MB/s, when `Compression::Auto` timed
+/// it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct HopSpeeds {
+    pub dump: Option<f64>,
+    pub load: Option<f64>,
+}
+
+/// Pick the codec of each hop: zstd where the server has it, unless
+/// compression is off or, under `Auto`, the hop is fast enough to carry
+/// plain text sooner.
+async fn codecs(
+    source: &Endpoint,
+    target: &Endpoint,
+    compression: Compression,
+) -> (Codecs, HopSpeeds) {
+    if compression == Compression::Never {
+        return (Codecs::PLAIN, HopSpeeds::default());
     }
-    let (dump, load) = tokio::join!(
-        compression::available(source.runner.as_ref()),
-        compression::available(target.runner.as_ref())
+    let ((dump, dump_speed), (load, load_speed)) = tokio::join!(
+        hop_codec(source, Direction::FromServer, compression),
+        hop_codec(target, Direction::ToServer, compression)
     );
-    for (endpoint, codec) in [(source, dump), (target, load)] {
-        if codec == Codec::Plain {
-            tracing::warn!(
-                host = endpoint.runner.host(),
-                "zstd or bash not found on the {}, so its stream travels uncompressed; install zstd there to compress it",
-                endpoint.role
-            );
-        }
+    let megabytes = |speed: Option<f64>| speed.map(|bytes| (bytes / 1e5).round() / 10.0);
+    let speeds = HopSpeeds {
+        dump: megabytes(dump_speed),
+        load: megabytes(load_speed),
+    };
+    (Codecs { dump, load }, speeds)
+}
+
+async fn hop_codec(
+    endpoint: &Endpoint,
+    direction: Direction,
+    compression: Compression,
+) -> (Codec, Option<f64>) {
+    let runner = endpoint.runner.as_ref();
+    let speed = match compression {
+        Compression::Auto => compression::link_speed(runner, direction).await,
+        Compression::Always | Compression::Never => None,
+    };
+    if let Some(bytes) = speed.filter(|bytes| *bytes >= FAST_LINK) {
+        tracing::info!(
+            host = runner.host(),
+            "the link to the {} carries {:.0} MB/s, faster than zstd compresses, so its stream travels plain",
+            endpoint.role,
+            bytes / 1e6
+        );
+        return (Codec::Plain, speed);
     }
-    Codecs { dump, load }
+
+    let codec = compression::available(runner).await;
+    if codec == Codec::Plain {
+        tracing::warn!(
+            host = runner.host(),
+            "zstd or bash not found on the {}, so its stream travels uncompressed; install zstd there to compress it",
+            endpoint.role
+        );
+    }
+    (codec, speed)
 }
 
 /// Create `database` on the target if it does not exist.

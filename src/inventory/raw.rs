@@ -174,7 +174,48 @@ pub struct RawSeed {
 pub struct RawSync {
     pub method: Option<Spanned<String>>,
     pub parallel: Option<Spanned<u64>>,
-    pub compress: Option<Spanned<bool>>,
+    pub compress: Option<Spanned<RawCompress>>,
+}
+
+/// `database.sync.compress`: `auto`, `true` or `false`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RawCompress {
+    Auto,
+    Always,
+    Never,
+}
+
+impl<'de> Deserialize<'de> for RawCompress {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(CompressVisitor)
+    }
+}
+
+struct CompressVisitor;
+
+impl serde::de::Visitor<'_> for CompressVisitor {
+    type Value = RawCompress;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("`auto`, `true` or `false`")
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, value: bool) -> Result<RawCompress, E> {
+        Ok(if value {
+            RawCompress::Always
+        } else {
+            RawCompress::Never
+        })
+    }
+
+    fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<RawCompress, E> {
+        match value {
+            "auto" => Ok(RawCompress::Auto),
+            "true" => Ok(RawCompress::Always),
+            "false" => Ok(RawCompress::Never),
+            other => Err(E::invalid_value(serde::de::Unexpected::Str(other), &self)),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

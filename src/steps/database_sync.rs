@@ -62,7 +62,7 @@ fn options(ctx: &StepContext<'_>, writes_frozen: bool) -> SyncOptions {
     SyncOptions {
         preflight,
         method,
-        compress: database.sync.compress,
+        compression: database.sync.compress,
         charset: database.charset.clone(),
         collation: database.collation.clone(),
     }
@@ -270,6 +270,7 @@ async fn sync_one(ctx: &StepContext<'_>, params: &FromFleet, name: &str) -> anyh
             "bytes": bytes,
             "views_checked": report.views_checked,
             "codecs": report.codecs,
+            "hop_speeds_mb_per_s": report.hop_speeds,
             "binlog": report.binlog,
             "load_format": report.rows,
             "row_tables": row_tables,

@@ -3,6 +3,7 @@
 //! with a type that has no row encoding fall back to statements, and so
 //! does every table when the target's `local_infile` is off.
 
+use wwctl::database::compression::Compression;
 use wwctl::database::copy::CopyMethod;
 use wwctl::database::pipeline::StreamFormat;
 use wwctl::database::rows::RowLoad;
@@ -98,14 +99,14 @@ async fn hard_values_arrive_byte_for_byte_as_rows() {
     let source = endpoint("source", &source_server).await;
     let target = endpoint("target", &target_server).await;
 
-    for compress in [true, false] {
+    for compression in [Compression::Always, Compression::Never] {
         let options = SyncOptions {
-            compress,
+            compression,
             ..options("wwdtm", CopyMethod::Parallel { jobs: 2 })
         };
         let report = sync(&source, &target, &options, &|_| {})
             .await
-            .unwrap_or_else(|error| panic!("sync (compress {compress}) failed: {error:#}"));
+            .unwrap_or_else(|error| panic!("sync ({compression:?}) failed: {error:#}"));
 
         assert_eq!(report.rows, RowLoad::Rows);
         assert_eq!(stream_format(&report, "hard"), StreamFormat::Rows);
@@ -121,7 +122,7 @@ async fn hard_values_arrive_byte_for_byte_as_rows() {
         assert_eq!(
             exact_rows(&target_server).await,
             exact_rows(&source_server).await,
-            "compress {compress}"
+            "{compression:?}"
         );
 
         target_server

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use wwctl::database::command::LocalRunner;
-use wwctl::database::compression::{Codec, Codecs};
+use wwctl::database::command::{CommandFuture, CommandOutput, CommandRunner, LocalRunner, Spawned};
+use wwctl::database::compression::{Codec, Codecs, Compression, FAST_LINK};
 use wwctl::database::copy::{CopyMethod, tables_largest_first};
 use wwctl::database::dump::SyncMode;
 use wwctl::database::endpoint::Endpoint;
@@ -29,7 +29,7 @@ pub fn options(database: &str, method: CopyMethod) -> SyncOptions {
     SyncOptions {
         preflight: PreflightOptions::new(database, SyncMode::DumpLoad),
         method,
-        compress: true,
+        compression: Compression::Always,
         charset: "utf8mb4".to_string(),
         collation: "utf8mb4_unicode_ci".to_string(),
     }
@@ -203,7 +203,7 @@ async fn real_schema_sync_verifies() {
 
     // Uncompressed, as with `database.sync.compress: false`.
     let uncompressed = SyncOptions {
-        compress: false,
+        compression: Compression::Never,
         ..options("wwdtm", CopyMethod::Single)
     };
     let report = sync(&source, &target, &uncompressed, &|_| {})
@@ -212,4 +212,81 @@ async fn real_schema_sync_verifies() {
     assert_eq!(report.verified.tables().len(), 20);
     assert!(report.verified.total_rows() > 15_000);
     assert_eq!(report.codecs, Codecs::PLAIN);
+}
+
+/// A local runner whose `run` calls take at least 300 ms, like a hop that
+/// carries the 8 MiB speed probe at under 30 MB/s.
+#[derive(Debug)]
+struct SlowLink;
+
+impl CommandRunner for SlowLink {
+    fn host(&self) -> &str {
+        "slow-link"
+    }
+
+    fn run<'a>(&'a self, argv: &'a [String], stdin: &'a [u8]) -> CommandFuture<'a, CommandOutput> {
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            LocalRunner.run(argv, stdin).await
+        })
+    }
+
+    fn spawn<'a>(&'a self, argv: &'a [String]) -> CommandFuture<'a, Box<dyn Spawned>> {
+        LocalRunner.spawn(argv)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn auto_compresses_only_slow_hops() {
+    let (source_server, target_server) = start_pair();
+    source_server.create_database("wwdtm").await;
+    source_server
+        .run_in(
+            "wwdtm",
+            "CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (1), (2);",
+        )
+        .await;
+    let auto = SyncOptions {
+        compression: Compression::Auto,
+        ..options("wwdtm", CopyMethod::Parallel { jobs: 2 })
+    };
+
+    // Each hop is timed, and compressed only when it is slower than
+    // `FAST_LINK`. Local pipes are usually faster, but a loaded machine
+    // running a debug build may time them slower.
+    let source = endpoint("source", &source_server).await;
+    let target = endpoint("target", &target_server).await;
+    let local = sync(&source, &target, &auto, &|_| {}).await.unwrap();
+    let expected = |speed: Option<f64>| {
+        if speed.unwrap() * 1e6 >= FAST_LINK {
+            Codec::Plain
+        } else {
+            Codec::Zstd
+        }
+    };
+    assert_eq!(local.codecs.dump, expected(local.hop_speeds.dump));
+    assert_eq!(local.codecs.load, expected(local.hop_speeds.load));
+
+    // A slow link to the source compresses the dump's hop.
+    target_server
+        .client()
+        .execute("DROP DATABASE wwdtm")
+        .await
+        .unwrap();
+    let slow_source = Endpoint::connect(
+        "source",
+        Arc::new(SlowLink),
+        source_server.server.connection(),
+    )
+    .await
+    .unwrap();
+    let mixed = sync(&slow_source, &target, &auto, &|_| {}).await.unwrap();
+    assert_eq!(mixed.codecs.dump, Codec::Zstd);
+    assert!(
+        mixed.hop_speeds.dump.unwrap() < 30.0,
+        "{:?}",
+        mixed.hop_speeds
+    );
+    assert_eq!(mixed.codecs.load, expected(mixed.hop_speeds.load));
+    assert_eq!(mixed.verified.total_rows(), 2);
 }

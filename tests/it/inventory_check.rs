@@ -70,17 +70,17 @@ fn ttl_below_minimum_is_reported() {
 }
 
 #[test]
-fn sync_compress_must_be_true_or_false() {
-    let (code, text) = check_broken("database.yaml", "compress: true", "compress: fast");
+fn sync_compress_must_be_auto_true_or_false() {
+    let (code, text) = check_broken("database.yaml", "compress: auto", "compress: fast");
     assert_eq!(code, Some(3));
     assert!(
         text.contains(
-            "INV/database.yaml:18:15: database/sync/compress: expected `true` or `false`"
+            "INV/database.yaml:20:5: database/sync/compress: invalid value: string \"fast\", expected `auto`, `true` or `false`"
         ),
         "{text}"
     );
     assert!(
-        text.contains("hint: write `true` or `false` without quotes"),
+        text.contains("hint: write `auto`, `true` or `false` without quotes"),
         "{text}"
     );
 }

@@ -4,11 +4,12 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
+use crate::database::compression::Compression;
 use crate::inventory::layers::{Found, Layers};
 use crate::inventory::model::{
     CloudSettings, Database, DatabaseUser, Issuer, Seed, SyncSettings, Tls,
 };
-use crate::inventory::raw::RawInventory;
+use crate::inventory::raw::{RawCompress, RawInventory};
 
 use super::Ctx;
 
@@ -121,9 +122,14 @@ pub(super) fn resolve_database(ctx: &mut Ctx<'_>, root: &Layers<'_, RawInventory
             parallel: sync_layers
                 .field("parallel", |raw| raw.parallel.as_ref())
                 .map_or(4, |found| (*found.value).clamp(1, 16)),
-            compress: sync_layers
-                .field("compress", |raw| raw.compress.as_ref())
-                .is_none_or(|found| *found.value),
+            compress: match sync_layers.field("compress", |raw| raw.compress.as_ref()) {
+                None => Compression::Auto,
+                Some(found) => match found.value {
+                    RawCompress::Auto => Compression::Auto,
+                    RawCompress::Always => Compression::Always,
+                    RawCompress::Never => Compression::Never,
+                },
+            },
         },
     }
 }
