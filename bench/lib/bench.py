@@ -173,18 +173,17 @@ def ansible(render_dir, files_dir, out_dir, hosts):
     (out / "inventory.ini").write_text("\n".join(inventory) + "\n")
 
 
-def sync_phases(runs_dir, last=3):
-    """Median phase times, the codecs, the binary log use and the tables loaded as row text of
-    the last `last` database syncs journaled in `runs_dir`, as JSON on stdout."""
+def sync_phases(*journals):
+    """Median phase times, the codecs, the hop speeds, the binary log use and the tables loaded
+    as row text of the database syncs journaled in `journals`, as JSON on stdout."""
     reports = []
-    for path in sorted(pathlib.Path(runs_dir).glob("*-migrate-*.json")):
-        for step in json.loads(path.read_text()).get("steps", []):
+    for path in journals:
+        for step in json.loads(pathlib.Path(path).read_text()).get("steps", []):
             for key, value in step.get("outputs", {}).items():
                 if key.endswith(".report") and "timings" in value:
                     reports.append(value)
-    reports = reports[-last:]
     if not reports:
-        sys.exit(f"error: no journaled database sync with phase times in `{runs_dir}`")
+        sys.exit(f"error: no journaled database sync with phase times in {', '.join(journals)}")
     phases = {name: statistics.median(report["timings"][name] for report in reports)
               for name in ("preflight", "copy", "verify")}
     print(json.dumps({"runs": len(reports), "phases": phases, "codecs": reports[-1]["codecs"],
@@ -201,6 +200,22 @@ def hop_text(phases):
         return ""
     speed = lambda value: f"{value:.0f} MB/s" if value is not None else "not measured"
     return f" (measured hops: dump {speed(hops.get('dump'))}, load {speed(hops.get('load'))})"
+
+
+def merge_runs(out, *files):
+    """Merge one-run hyperfine results of the same command into one result, as if hyperfine had
+    run it that many times."""
+    times, user, system = [], [], []
+    for path in files:
+        result = json.loads(pathlib.Path(path).read_text())["results"][0]
+        times += result["times"]
+        user.append(result["user"])
+        system.append(result["system"])
+    if not times:
+        sys.exit(f"error: no runs to merge into `{out}`")
+    merged = {"median": statistics.median(times), "min": min(times), "max": max(times), "times": times,
+              "user": statistics.mean(user), "system": statistics.mean(system)}
+    pathlib.Path(out).write_text(json.dumps({"results": [merged]}, indent=2))
 
 
 def load(results, name):
@@ -274,7 +289,8 @@ def report(results, out):
     lines += ["## Database sync at scale 100×", "",
               f"From db-2022 to prod-2023, {sync.get('rows', '?')} rows in {sync.get('tables', '?')} tables "
               f"({sync.get('megabytes', '?')} MB of data on the source). Before each run the target's database "
-              "is dropped and the source is writable again."
+              "is dropped and the source is writable again. The methods take turns, one run each per round, so "
+              "a change in the machine's speed during the benchmark affects them alike."
               + (f" Measured with {meta['sync']['wwctl']} on {meta['sync']['date']} (`BENCH_ONLY=sync`)."
                  if "sync" in meta else ""), "",
               "| Method | Time | Plain pipe ÷ method |", "|---|---|---|"]
@@ -373,7 +389,9 @@ def main():
     elif command == "ansible":
         ansible(args[0], args[1], args[2], args[3:])
     elif command == "sync-phases":
-        sync_phases(args[0])
+        sync_phases(*args)
+    elif command == "merge-runs":
+        merge_runs(*args)
     elif command == "report":
         report(*args)
     else:

@@ -68,7 +68,7 @@ pub struct CopyPlan<'a> {
     pub rules: FilterRules,
     pub codecs: Codecs,
     pub binlog: LoadBinlog,
-    /// How a per-table copy loads each table's rows.
+    /// The format in which a per-table copy loads each table's rows.
     pub rows: RowLoad,
     /// Take each table's checksum on both sides when its stream ends
     /// (per-table copies only).
@@ -142,8 +142,8 @@ impl CopyPlan<'_> {
         )
         .await?;
 
-        // Verification decides whether the rows arrived equal; the
-        // warnings say why they may not have.
+        // Verification decides whether the rows arrived equal. The
+        // warnings explain a difference it finds.
         for message in &stats.load_messages {
             tracing::warn!(
                 table = layout.table.as_str(),

@@ -39,7 +39,7 @@ pub struct Progress {
     pub current_table: Option<String>,
 }
 
-/// What a stream carries.
+/// The content of a stream.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StreamFormat {
@@ -50,7 +50,7 @@ pub enum StreamFormat {
     Rows,
 }
 
-/// What happens to a stream between the dump and the load.
+/// The filter a stream passes through between the dump and the load.
 pub enum Transform {
     /// SQL text through the line filter with these rules.
     Sql(FilterRules),
@@ -161,16 +161,16 @@ pub async fn run_stream_with(
     // a full pipe; its start is kept for the report.
     let load_stdout = loader.take_stdout().map(|mut stdout| {
         tokio::spawn(async move {
-            let mut kept = Vec::new();
+            let mut head = Vec::new();
             let mut buffer = vec![0_u8; 8192];
             while let Ok(read) = stdout.read(&mut buffer).await {
                 if read == 0 {
                     break;
                 }
-                let room = LOAD_OUTPUT_BYTES.saturating_sub(kept.len());
-                kept.extend_from_slice(&buffer[..read.min(room)]);
+                let room = LOAD_OUTPUT_BYTES.saturating_sub(head.len());
+                head.extend_from_slice(&buffer[..read.min(room)]);
             }
-            kept
+            head
         })
     });
 
@@ -220,7 +220,8 @@ pub async fn run_stream_with(
         progress(&state);
     }
 
-    // A malformed row stops the stream before the load sees its end.
+    // After a malformed row nothing more is written, and the stream fails
+    // below whatever the load makes of what it got.
     let mut cut_off = None;
     if !load_closed && malformed.is_none() {
         filtered.clear();
@@ -314,7 +315,8 @@ impl Filter {
     }
 }
 
-/// The non-blank lines of the load's output, at most `MAX_LOAD_MESSAGES`.
+/// Return the non-blank lines of the load's output, at most
+/// `MAX_LOAD_MESSAGES`.
 fn messages(output: &[u8]) -> Vec<String> {
     String::from_utf8_lossy(output)
         .lines()
