@@ -414,3 +414,50 @@ async fn every_object_kind_arrives() {
             .unwrap();
     }
 }
+
+/// A row longer than the target accepts stops the sync in preflight,
+/// naming the table and the row's length. Only tables whose column types
+/// allow such a row are read in full.
+#[tokio::test(flavor = "multi_thread")]
+async fn row_longer_than_target_packet_stops_preflight() {
+    let (source_server, target_server) = start_pair();
+    source_server.create_database("wwdtm").await;
+    source_server
+        .run_in(
+            "wwdtm",
+            "CREATE TABLE big (id INT PRIMARY KEY, body MEDIUMTEXT NOT NULL);
+INSERT INTO big VALUES (1, REPEAT('x', 300000)), (2, 'short');
+CREATE TABLE small (id INT PRIMARY KEY, body TEXT NOT NULL);
+INSERT INTO small VALUES (1, REPEAT('y', 60000));",
+        )
+        .await;
+    target_server
+        .client()
+        .execute("SET GLOBAL max_allowed_packet = 524288")
+        .await
+        .unwrap();
+    let source = endpoint("source", &source_server).await;
+    let target = endpoint("target", &target_server).await;
+
+    let preflight = preflight::run(
+        &source,
+        &target,
+        &PreflightOptions::new("wwdtm", SyncMode::DumpLoad),
+    )
+    .await
+    .unwrap();
+
+    let errors: Vec<_> = preflight
+        .findings
+        .iter()
+        .filter(|finding| finding.severity == Severity::Error)
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].check, "max_allowed_packet");
+    assert!(
+        errors[0].message.contains("table `big`, 300001 bytes"),
+        "{}",
+        errors[0].message
+    );
+    assert!(!database_exists(&target_server, "wwdtm").await);
+}

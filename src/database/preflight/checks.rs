@@ -41,8 +41,8 @@ const DEFINER_PRIVILEGES: [&str; 3] = ["SUPER", "SET USER", "SET_USER_ID"];
 
 /// Estimate the largest statement a row needs. A dump writes each row in
 /// an `INSERT`, and escaping or `--hex-blob` can double its bytes.
-fn statement_bytes_for_row(row_bytes: u64) -> u64 {
-    row_bytes * 2 + 1024
+pub(crate) fn statement_bytes_for_row(row_bytes: u64) -> u64 {
+    row_bytes.saturating_mul(2).saturating_add(1024)
 }
 
 /// Run every check; returns the findings and the filter rules the user's

@@ -33,6 +33,9 @@ pub struct SourceFacts {
     pub non_innodb: Vec<(String, String)>,
     /// `(table, bytes)` of the longest row, if known.
     pub largest_row: Option<(String, u64)>,
+    /// `(table, bytes)`: the longest row each table's column types allow,
+    /// so only a table whose rows could be too long needs a scan.
+    pub row_bounds: Vec<(String, u64)>,
     /// Data and index bytes, if known.
     pub data_bytes: Option<u64>,
     /// The dump text sets `GTID_PURGED` (dump files only).
@@ -71,37 +74,45 @@ fn text(row: &[Option<String>], index: usize) -> String {
 }
 
 /// Read the source facts from a live server.
+/// Read the source facts from a live server, its queries side by side.
+/// The longest row is left to `largest_row`: it reads whole tables, so
+/// preflight scans only the tables whose bound is too long for the target.
 pub async fn source_facts(source: &Endpoint, database: &str) -> Result<SourceFacts, SqlError> {
     let sql = source.client();
     let schema = quote::string(database);
 
-    let (collations, charsets) = used_collations(&sql, &schema).await?;
-    let definers = definers(&sql, &schema).await?;
-
-    let non_innodb = sql
-        .query(&format!(
-            "SELECT TABLE_NAME, IFNULL(ENGINE, '') FROM information_schema.TABLES
+    let non_innodb_query = format!(
+        "SELECT TABLE_NAME, IFNULL(ENGINE, '') FROM information_schema.TABLES
 WHERE TABLE_SCHEMA = {schema} AND TABLE_TYPE = 'BASE TABLE' AND IFNULL(ENGINE, '') <> 'InnoDB'
 ORDER BY TABLE_NAME"
-        ))
-        .await?
-        .iter()
-        .map(|row| (text(row, 0), text(row, 1)))
-        .collect();
-
-    let data_bytes = sql
-        .scalar(&format!(
-            "SELECT IFNULL(SUM(DATA_LENGTH + INDEX_LENGTH), 0) FROM information_schema.TABLES
+    );
+    let data_bytes_query = format!(
+        "SELECT IFNULL(SUM(DATA_LENGTH + INDEX_LENGTH), 0) FROM information_schema.TABLES
 WHERE TABLE_SCHEMA = {schema}"
-        ))
-        .await?
-        .and_then(|value| value.parse().ok());
-
+    );
     let gtid_query = match source.version.flavor {
         Flavor::MySql => "SELECT @@GLOBAL.gtid_mode = 'ON'",
         Flavor::MariaDb => "SELECT @@GLOBAL.gtid_binlog_pos <> ''",
     };
-    let gtid_enabled = sql.scalar(gtid_query).await?.as_deref() == Some("1");
+    let (
+        (collations, charsets),
+        definers,
+        non_innodb,
+        data_bytes,
+        gtid_enabled,
+        row_bounds,
+        time_zone,
+        privileges,
+    ) = tokio::try_join!(
+        used_collations(&sql, &schema),
+        definers(&sql, &schema),
+        sql.query(&non_innodb_query),
+        sql.scalar(&data_bytes_query),
+        sql.scalar(gtid_query),
+        row_bounds(&sql, &schema),
+        time_zone(&sql),
+        privileges(&sql, database),
+    )?;
 
     Ok(SourceFacts {
         origin: source.describe(),
@@ -109,14 +120,48 @@ WHERE TABLE_SCHEMA = {schema}"
         collations,
         charsets,
         definers,
-        non_innodb,
-        largest_row: largest_row(&sql, database).await?,
-        data_bytes,
+        non_innodb: non_innodb
+            .iter()
+            .map(|row| (text(row, 0), text(row, 1)))
+            .collect(),
+        largest_row: None,
+        row_bounds,
+        data_bytes: data_bytes.and_then(|value| value.parse().ok()),
         dump_sets_gtid_purged: false,
-        time_zone: Some(time_zone(&sql).await?),
-        privileges: Some(privileges(&sql, database).await?),
-        gtid_enabled,
+        time_zone: Some(time_zone),
+        privileges: Some(privileges),
+        gtid_enabled: gtid_enabled.as_deref() == Some("1"),
     })
+}
+
+/// Numbers and temporal values print in at most this many bytes (a
+/// `DECIMAL(65,30)` with sign and point takes 67).
+const FIXED_COLUMN_BYTES: u64 = 70;
+
+/// Read the longest row each base table's column types allow: the
+/// character octet length of string and binary columns, and
+/// `FIXED_COLUMN_BYTES` for numbers and temporal values. A type with no
+/// length, such as a spatial type or MySQL's `JSON`, counts as unbounded.
+async fn row_bounds(sql: &dyn SqlRunner, schema: &str) -> Result<Vec<(String, u64)>, SqlError> {
+    let query = format!(
+        "SELECT c.TABLE_NAME, SUM(CASE
+    WHEN c.CHARACTER_OCTET_LENGTH IS NOT NULL THEN c.CHARACTER_OCTET_LENGTH
+    WHEN c.NUMERIC_PRECISION IS NOT NULL OR c.DATETIME_PRECISION IS NOT NULL
+      OR LOWER(c.DATA_TYPE) IN ('date', 'year') THEN {FIXED_COLUMN_BYTES}
+    ELSE {unbounded} END)
+FROM information_schema.COLUMNS c
+JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
+WHERE c.TABLE_SCHEMA = {schema} AND t.TABLE_TYPE = 'BASE TABLE'
+GROUP BY c.TABLE_NAME
+ORDER BY c.TABLE_NAME",
+        unbounded = u32::MAX
+    );
+    Ok(sql
+        .query(&query)
+        .await?
+        .iter()
+        .map(|row| (text(row, 0), text(row, 1).parse().unwrap_or(u64::MAX)))
+        .collect())
 }
 
 /// Collations and character sets that the database's schema, tables,
@@ -186,9 +231,11 @@ UNION ALL SELECT 'event', EVENT_NAME, DEFINER FROM information_schema.EVENTS WHE
 
 /// The longest row of any table, in bytes of its column values. It scans
 /// every table once, in one client call.
-async fn largest_row(
+/// Read the longest row of `tables` in `database`: every row of them.
+pub async fn largest_row(
     sql: &dyn SqlRunner,
     database: &str,
+    tables: &[String],
 ) -> Result<Option<(String, u64)>, SqlError> {
     let query = format!(
         "SELECT c.TABLE_NAME, c.COLUMN_NAME FROM information_schema.COLUMNS c
@@ -199,10 +246,10 @@ ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION",
     );
     let mut columns: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for row in sql.query(&query).await? {
-        columns
-            .entry(text(&row, 0))
-            .or_default()
-            .push(text(&row, 1));
+        let table = text(&row, 0);
+        if tables.contains(&table) {
+            columns.entry(table).or_default().push(text(&row, 1));
+        }
     }
     if columns.is_empty() {
         return Ok(None);
@@ -269,67 +316,69 @@ pub async fn target_facts(
     free_bytes: Option<u64>,
 ) -> Result<TargetFacts, SqlError> {
     let sql = target.client();
-
-    let mut collations = BTreeSet::new();
-    let mut charsets = BTreeSet::new();
-    for row in sql
-        .query("SELECT COLLATION_NAME, CHARACTER_SET_NAME FROM information_schema.COLLATIONS")
-        .await?
-    {
-        collations.insert(text(&row, 0));
-        charsets.insert(text(&row, 1));
-    }
-
-    // Reading mysql.user needs a privilege the load user may lack; then the
-    // definer check says it could not run instead of failing the preflight.
-    let accounts = sql
-        .query("SELECT User, Host FROM mysql.user")
-        .await
-        .ok()
-        .map(|rows| {
-            rows.iter()
-                .map(|row| Account::new(text(row, 0), text(row, 1)))
-                .collect()
-        });
-
     let gtid_query = match target.version.flavor {
         Flavor::MySql => "SELECT @@GLOBAL.gtid_executed",
         Flavor::MariaDb => "SELECT @@GLOBAL.gtid_current_pos",
     };
-    let gtid_executed = sql.scalar(gtid_query).await?.unwrap_or_default();
-
-    let max_allowed_packet = sql
-        .scalar("SELECT @@GLOBAL.max_allowed_packet")
-        .await?
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(0);
-    let current_user = sql
-        .scalar("SELECT CURRENT_USER()")
-        .await?
-        .and_then(|text| Account::parse_definer(&text));
-    let existing_tables = verify::objects(&sql, database).await?.tables.len();
-
-    let free_bytes = match free_bytes {
-        Some(bytes) => Some(bytes),
-        None => {
-            let datadir = sql.scalar("SELECT @@datadir").await?.unwrap_or_default();
-            free_bytes_on(target.runner.as_ref(), &datadir).await
+    let free_bytes = async {
+        match free_bytes {
+            Some(bytes) => Ok(Some(bytes)),
+            None => {
+                let datadir = sql.scalar("SELECT @@datadir").await?.unwrap_or_default();
+                Ok(free_bytes_on(target.runner.as_ref(), &datadir).await)
+            }
         }
     };
+    // Reading mysql.user needs a privilege the load user may lack; then the
+    // definer check says it could not run instead of failing the preflight.
+    let accounts = async { Ok(sql.query("SELECT User, Host FROM mysql.user").await.ok()) };
+    let (
+        collation_rows,
+        accounts,
+        gtid_executed,
+        max_allowed_packet,
+        current_user,
+        objects,
+        free_bytes,
+        time_zone,
+        privileges,
+    ) = tokio::try_join!(
+        sql.query("SELECT COLLATION_NAME, CHARACTER_SET_NAME FROM information_schema.COLLATIONS"),
+        accounts,
+        sql.scalar(gtid_query),
+        sql.scalar("SELECT @@GLOBAL.max_allowed_packet"),
+        sql.scalar("SELECT CURRENT_USER()"),
+        verify::objects(&sql, database),
+        free_bytes,
+        time_zone(&sql),
+        privileges(&sql, database),
+    )?;
 
+    let mut collations = BTreeSet::new();
+    let mut charsets = BTreeSet::new();
+    for row in collation_rows {
+        collations.insert(text(&row, 0));
+        charsets.insert(text(&row, 1));
+    }
     Ok(TargetFacts {
         origin: target.describe(),
         flavor: Some(target.version.flavor),
         collations,
         charsets,
-        accounts,
-        max_allowed_packet,
-        gtid_executed: gtid_executed.replace('\n', ""),
-        time_zone: Some(time_zone(&sql).await?),
-        privileges: Some(privileges(&sql, database).await?),
-        current_user,
+        accounts: accounts.map(|rows| {
+            rows.iter()
+                .map(|row| Account::new(text(row, 0), text(row, 1)))
+                .collect()
+        }),
+        max_allowed_packet: max_allowed_packet
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0),
+        gtid_executed: gtid_executed.unwrap_or_default().replace('\n', ""),
+        time_zone: Some(time_zone),
+        privileges: Some(privileges),
+        current_user: current_user.and_then(|text| Account::parse_definer(&text)),
         free_bytes,
-        existing_tables,
+        existing_tables: objects.tables.len(),
     })
 }
 

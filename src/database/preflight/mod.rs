@@ -125,7 +125,24 @@ pub async fn run(
         facts::source_facts(source, &options.database),
         facts::target_facts(target, &options.database, options.target_free_bytes),
     );
-    Ok(evaluate(&source_facts?, &target_facts?, options))
+    let (mut source_facts, target_facts) = (source_facts?, target_facts?);
+
+    // Only a table whose column types allow a row too long for the target
+    // is read in full for its longest row.
+    let too_long: Vec<String> = source_facts
+        .row_bounds
+        .iter()
+        .filter(|(_, bound)| {
+            target_facts.max_allowed_packet > 0
+                && checks::statement_bytes_for_row(*bound) > target_facts.max_allowed_packet
+        })
+        .map(|(table, _)| table.clone())
+        .collect();
+    if !too_long.is_empty() {
+        source_facts.largest_row =
+            facts::largest_row(&source.client(), &options.database, &too_long).await?;
+    }
+    Ok(evaluate(&source_facts, &target_facts, options))
 }
 
 /// Check dump text (a file from elsewhere) against a live target.
