@@ -174,8 +174,8 @@ def ansible(render_dir, files_dir, out_dir, hosts):
 
 
 def sync_phases(*journals):
-    """Median phase times, the codecs, the hop speeds, the binary log use and the tables loaded
-    as row text of the database syncs journaled in `journals`, as JSON on stdout."""
+    """Print the median phase times, the codecs, the hop speeds, the binary log use and the
+    tables loaded as row text of the database syncs journaled in `journals`, as JSON."""
     reports = []
     for path in journals:
         for step in json.loads(pathlib.Path(path).read_text()).get("steps", []):
@@ -194,7 +194,7 @@ def sync_phases(*journals):
 
 
 def hop_text(phases):
-    """The hop speeds `compress: auto` measured, as text, or nothing."""
+    """Return the hop speeds `compress: auto` measured, as text, or nothing."""
     hops = phases.get("hops") or {}
     if hops.get("dump") is None and hops.get("load") is None:
         return ""

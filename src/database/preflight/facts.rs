@@ -329,8 +329,8 @@ pub async fn target_facts(
             }
         }
     };
-    // Reading mysql.user needs a privilege the load user may lack; then the
-    // definer check says it could not run instead of failing the preflight.
+    // Reading mysql.user needs a privilege the load user may lack. Then the
+    // definer check reports that it could not run, and preflight goes on.
     let accounts = async { Ok(sql.query("SELECT User, Host FROM mysql.user").await.ok()) };
     let (
         collation_rows,
