@@ -10,11 +10,12 @@
 //! fail when the dump or the load fails, not only when zstd does.
 
 use std::pin::Pin;
+use std::time::Instant;
 
 use async_compression::Level;
 use async_compression::tokio::bufread::ZstdDecoder;
 use async_compression::tokio::write::ZstdEncoder;
-use tokio::io::BufReader;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 
 use crate::database::command::{BoxedReader, BoxedWriter, CommandRunner};
 
@@ -118,6 +119,14 @@ pub const FAST_LINK: f64 = 50e6;
 /// Bytes of the timed transfer: enough to fill a slow link for a moment.
 const PROBE_BYTES: usize = 8 << 20;
 
+/// The remote end of an outgoing probe: it reads one byte, prints
+/// `ready`, then counts the bytes that follow. The clock starts at
+/// `ready`, so the time to start a command on the server is not counted.
+const COUNT_SCRIPT: &str = "head -c 1 >/dev/null && echo ready && wc -c";
+
+/// The size of each read and write of the probe.
+const PROBE_BLOCK: usize = 64 << 10;
+
 /// The direction of a hop, seen from wwctl.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
@@ -128,25 +137,85 @@ pub enum Direction {
 }
 
 /// Measure the speed of the hop between wwctl and `runner`'s machine in
-/// `direction`, in bytes a second, by timing a transfer of zeros. `None`
-/// when the transfer failed.
+/// `direction`, in bytes a second, by timing a transfer of zeros. Only
+/// the transfer is timed, not the start of the command that sends or
+/// receives it: a link with a long round trip can still carry bulk data
+/// fast. `None` when the transfer failed.
 pub async fn link_speed(runner: &dyn CommandRunner, direction: Direction) -> Option<f64> {
-    let size = PROBE_BYTES.to_string();
-    let started = std::time::Instant::now();
-    let transferred = match direction {
-        Direction::FromServer => {
-            let argv = ["head", "-c", size.as_str(), "/dev/zero"].map(String::from);
-            let output = runner.run(&argv, b"").await.ok()?;
-            output.status.success() && output.stdout.len() == PROBE_BYTES
-        }
-        Direction::ToServer => {
-            let argv = ["wc", "-c"].map(String::from);
-            let output = runner.run(&argv, &vec![0_u8; PROBE_BYTES]).await.ok()?;
-            output.status.success() && String::from_utf8_lossy(&output.stdout).trim() == size
-        }
+    let timed = match direction {
+        Direction::FromServer => time_receive(runner).await,
+        Direction::ToServer => time_send(runner).await,
     };
+    if timed.is_none() {
+        tracing::debug!(
+            host = runner.host(),
+            ?direction,
+            "the link's speed could not be measured"
+        );
+    }
+    timed.map(|(bytes, seconds)| bytes as f64 / seconds.max(1e-6))
+}
+
+/// Receive `PROBE_BYTES` zeros from the server. The clock starts at the
+/// first bytes that arrive; returns the bytes after them and their time.
+async fn time_receive(runner: &dyn CommandRunner) -> Option<(usize, f64)> {
+    let size = PROBE_BYTES.to_string();
+    let argv = ["head", "-c", size.as_str(), "/dev/zero"].map(String::from);
+    let mut child = runner.spawn(&argv).await.ok()?;
+    let mut stdout = child.take_stdout()?;
+    let mut block = vec![0_u8; PROBE_BLOCK];
+
+    let first = stdout.read(&mut block).await.ok()?;
+    let started = Instant::now();
+    let mut rest = 0;
+    loop {
+        match stdout.read(&mut block).await.ok()? {
+            0 => break,
+            read => rest += read,
+        }
+    }
     let seconds = started.elapsed().as_secs_f64();
-    transferred.then(|| PROBE_BYTES as f64 / seconds.max(1e-6))
+
+    drop(stdout);
+    let output = child.wait().await.ok()?;
+    let complete = output.status.success() && first > 0 && first + rest == PROBE_BYTES;
+    complete.then_some((rest, seconds))
+}
+
+/// Send `PROBE_BYTES` zeros to the server, timed from its `ready` to its
+/// count of what arrived.
+async fn time_send(runner: &dyn CommandRunner) -> Option<(usize, f64)> {
+    let argv = ["sh", "-c", COUNT_SCRIPT].map(String::from);
+    let mut child = runner.spawn(&argv).await.ok()?;
+    let mut stdin = child.take_stdin()?;
+    let mut stdout = child.take_stdout()?;
+
+    stdin.write_all(b"\0").await.ok()?;
+    stdin.flush().await.ok()?;
+    let mut ready = [0_u8; 6];
+    stdout.read_exact(&mut ready).await.ok()?;
+    if &ready != b"ready\n" {
+        return None;
+    }
+
+    let started = Instant::now();
+    let block = vec![0_u8; PROBE_BLOCK];
+    let mut sent = 0;
+    while sent < PROBE_BYTES {
+        let size = block.len().min(PROBE_BYTES - sent);
+        stdin.write_all(&block[..size]).await.ok()?;
+        sent += size;
+    }
+    stdin.shutdown().await.ok()?;
+    drop(stdin);
+    let mut counted = String::new();
+    stdout.read_to_string(&mut counted).await.ok()?;
+    let seconds = started.elapsed().as_secs_f64();
+
+    drop(stdout);
+    let output = child.wait().await.ok()?;
+    let complete = output.status.success() && counted.trim() == PROBE_BYTES.to_string();
+    complete.then_some((PROBE_BYTES, seconds))
 }
 
 /// Pick zstd when the machine has both `bash` and `zstd`, plain otherwise.

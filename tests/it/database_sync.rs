@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use wwctl::database::command::{CommandFuture, CommandOutput, CommandRunner, LocalRunner, Spawned};
+use wwctl::database::command::LocalRunner;
 use wwctl::database::compression::{Codec, Codecs, Compression, FAST_LINK};
 use wwctl::database::copy::{CopyMethod, tables_largest_first};
 use wwctl::database::dump::SyncMode;
@@ -18,6 +18,7 @@ use wwctl::database::sync::{SyncOptions, sync};
 use wwctl::database::verify::{self, VerifyError};
 
 use crate::database::{TestServer, real_schema, start_pair};
+use crate::support::link::Link;
 
 pub async fn endpoint(role: &'static str, server: &TestServer) -> Endpoint {
     Endpoint::connect(role, Arc::new(LocalRunner), server.server.connection())
@@ -214,28 +215,6 @@ async fn real_schema_sync_verifies() {
     assert_eq!(report.codecs, Codecs::PLAIN);
 }
 
-/// A local runner whose `run` calls take at least 300 ms, like a hop that
-/// carries the 8 MiB speed probe at under 30 MB/s.
-#[derive(Debug)]
-struct SlowLink;
-
-impl CommandRunner for SlowLink {
-    fn host(&self) -> &str {
-        "slow-link"
-    }
-
-    fn run<'a>(&'a self, argv: &'a [String], stdin: &'a [u8]) -> CommandFuture<'a, CommandOutput> {
-        Box::pin(async move {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            LocalRunner.run(argv, stdin).await
-        })
-    }
-
-    fn spawn<'a>(&'a self, argv: &'a [String]) -> CommandFuture<'a, Box<dyn Spawned>> {
-        LocalRunner.spawn(argv)
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn auto_compresses_only_slow_hops() {
     let (source_server, target_server) = start_pair();
@@ -267,26 +246,39 @@ async fn auto_compresses_only_slow_hops() {
     assert_eq!(local.codecs.dump, expected(local.hop_speeds.dump));
     assert_eq!(local.codecs.load, expected(local.hop_speeds.load));
 
-    // A slow link to the source compresses the dump's hop.
+    // A slow link to the source compresses the dump's hop. A link to the
+    // target with a long round trip but no limit on its speed carries the
+    // load's hop plain: the probe times the transfer, not the start of its
+    // command. Timing both would make it slower than 8 MiB in 0.3 s, 28 MB/s.
     target_server
         .client()
         .execute("DROP DATABASE wwdtm")
         .await
         .unwrap();
-    let slow_source = Endpoint::connect(
-        "source",
-        Arc::new(SlowLink),
-        source_server.server.connection(),
-    )
-    .await
-    .unwrap();
-    let mixed = sync(&slow_source, &target, &auto, &|_| {}).await.unwrap();
+    let slow = Link {
+        host: "slow-link",
+        start_delay: Duration::from_millis(50),
+        bytes_per_second: 10e6,
+    };
+    let far = Link {
+        host: "far-link",
+        start_delay: Duration::from_millis(300),
+        bytes_per_second: f64::INFINITY,
+    };
+    let slow_source =
+        Endpoint::connect("source", Arc::new(slow), source_server.server.connection())
+            .await
+            .unwrap();
+    let far_target = Endpoint::connect("target", Arc::new(far), target_server.server.connection())
+        .await
+        .unwrap();
+    let mixed = sync(&slow_source, &far_target, &auto, &|_| {})
+        .await
+        .unwrap();
+    let speeds = mixed.hop_speeds;
     assert_eq!(mixed.codecs.dump, Codec::Zstd);
-    assert!(
-        mixed.hop_speeds.dump.unwrap() < 30.0,
-        "{:?}",
-        mixed.hop_speeds
-    );
-    assert_eq!(mixed.codecs.load, expected(mixed.hop_speeds.load));
+    assert!(speeds.dump.unwrap() < 12.0, "{speeds:?}");
+    assert!(speeds.load.unwrap() > 30.0, "{speeds:?}");
+    assert_eq!(mixed.codecs.load, expected(speeds.load));
     assert_eq!(mixed.verified.total_rows(), 2);
 }

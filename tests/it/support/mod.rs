@@ -7,6 +7,7 @@ pub mod api;
 pub mod cloud;
 pub mod dns;
 pub mod emulator;
+pub mod link;
 pub mod sandbox;
 pub mod sshd;
 
