@@ -11,6 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use crate::database::binlog::LoadBinlog;
+use crate::database::columns::{self, Column};
 use crate::database::compression::Codecs;
 use crate::database::dump::{DumpScope, SyncMode, dump_argv, load_argv};
 use crate::database::endpoint::Endpoint;
@@ -215,21 +216,22 @@ async fn copy_parallel(
             .streams
             .push(plan.stream("schema", &schema, progress).await?);
 
+        // One read of the source's columns serves the checksums and the
+        // row layouts.
+        let source_columns = columns::read(&source_sql, plan.database)
+            .await
+            .map_err(list_error)?;
+        let layouts = match plan.rows {
+            RowLoad::Rows => Some(rows::layout::layouts(source_columns.iter().cloned())),
+            RowLoad::Statements => None,
+        };
+        let layouts = layouts.as_ref();
         let columns = if plan.checksum_tables {
-            Some(read_columns(plan).await?)
+            Some(read_columns(plan, source_columns).await?)
         } else {
             None
         };
         let columns = columns.as_ref();
-        let layouts = match plan.rows {
-            RowLoad::Rows => Some(
-                rows::layout::read(&source_sql, plan.database)
-                    .await
-                    .map_err(list_error)?,
-            ),
-            RowLoad::Statements => None,
-        };
-        let layouts = layouts.as_ref();
         let names: Vec<String> = tables
             .iter()
             .map(|table| format!("table {table}"))
@@ -300,17 +302,17 @@ FROM information_schema.TABLES WHERE TABLE_SCHEMA = {}",
     Ok(sized.into_iter().map(|(_, table)| table.clone()).collect())
 }
 
-/// Read the columns of both sides: the target's as its schema stream made
-/// them.
-async fn read_columns(plan: &CopyPlan<'_>) -> Result<(TableColumns, TableColumns), VerifyError> {
-    let (source_sql, target_sql) = (plan.source.client(), plan.target.client());
-    both_sides(
-        plan,
-        tokio::join!(
-            TableColumns::read(&source_sql, plan.database),
-            TableColumns::read(&target_sql, plan.database)
-        ),
-    )
+/// Pair the source's columns with the target's, read as its schema stream
+/// made them.
+async fn read_columns(
+    plan: &CopyPlan<'_>,
+    source: Vec<Column>,
+) -> Result<(TableColumns, TableColumns), VerifyError> {
+    let target_sql = plan.target.client();
+    let target = TableColumns::read(&target_sql, plan.database)
+        .await
+        .map_err(|error| VerifyError::sql(plan.database, "target", error))?;
+    Ok((TableColumns::new(source), target))
 }
 
 async fn checksum_both(

@@ -125,10 +125,17 @@ fn gtid_options(flavor: Flavor, mode: SyncMode) -> Vec<String> {
 /// The load command on the target: the client reading the dump on stdin
 /// into `database`, stopping at the first error.
 pub fn load_argv(connection: &Connection, database: &str) -> Vec<String> {
+    let mut argv = client_argv(connection);
+    argv.push(format!("--database={database}"));
+    argv
+}
+
+/// Start a client command line: the client with its connection options,
+/// utf8mb4 and the largest packet. Every row and statement stream uses it.
+pub(crate) fn client_argv(connection: &Connection) -> Vec<String> {
     let mut argv = vec![connection.client.clone()];
     argv.extend(connection.options.iter().cloned());
     argv.extend(["--default-character-set=utf8mb4", CLIENT_MAX_PACKET].map(String::from));
-    argv.push(format!("--database={database}"));
     argv
 }
 

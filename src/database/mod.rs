@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod binlog;
+pub mod columns;
 pub mod command;
 pub mod compression;
 pub mod copy;

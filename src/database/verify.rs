@@ -36,6 +36,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
+use crate::database::columns::{self, Column};
 use crate::database::quote;
 use crate::database::sql::{SqlError, SqlRunner};
 use crate::output::count;
@@ -360,9 +361,13 @@ pub struct TableColumns {
 }
 
 impl TableColumns {
+    pub fn new(columns: Vec<Column>) -> TableColumns {
+        TableColumns { columns }
+    }
+
     pub async fn read(sql: &dyn SqlRunner, database: &str) -> Result<TableColumns, SqlError> {
         Ok(TableColumns {
-            columns: columns(sql, database).await?,
+            columns: columns::read(sql, database).await?,
         })
     }
 
@@ -438,37 +443,6 @@ async fn checksums<T: AsRef<str>>(
     Ok(checksums)
 }
 
-#[derive(Clone, Debug)]
-struct Column {
-    table: String,
-    name: String,
-    data_type: String,
-}
-
-async fn columns(sql: &dyn SqlRunner, database: &str) -> Result<Vec<Column>, SqlError> {
-    let query = format!(
-        "SELECT c.TABLE_NAME, c.COLUMN_NAME, LOWER(c.DATA_TYPE)
-FROM information_schema.COLUMNS c
-JOIN information_schema.TABLES t
-  ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
-WHERE c.TABLE_SCHEMA = {} AND t.TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED')
-ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION",
-        quote::string(database)
-    );
-    let rows = sql.query(&query).await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let mut fields = row.into_iter().map(Option::unwrap_or_default);
-            Column {
-                table: fields.next().unwrap_or_default(),
-                name: fields.next().unwrap_or_default(),
-                data_type: fields.next().unwrap_or_default(),
-            }
-        })
-        .collect())
-}
-
 /// Read the names of every table, view, routine, trigger and event of
 /// `database`.
 pub async fn objects(sql: &dyn SqlRunner, database: &str) -> Result<Objects, SqlError> {
@@ -539,13 +513,15 @@ FROM {}.{};",
 
 #[cfg(test)]
 mod tests {
-    use super::{Column, Mismatch, Objects, Snapshot, TableChecksum, checksum_query, compare};
+    use super::{Mismatch, Objects, Snapshot, TableChecksum, checksum_query, compare};
+    use crate::database::columns::Column;
 
     fn column(name: &str, data_type: &str) -> Column {
         Column {
             table: "t".to_string(),
             name: name.to_string(),
             data_type: data_type.to_string(),
+            ..Column::default()
         }
     }
 

@@ -28,8 +28,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::database::columns::Column;
 use crate::database::quote;
-use crate::database::sql::{SqlError, SqlRunner};
 
 const PLAIN_TYPES: &[&str] = &[
     "tinyint",
@@ -195,49 +195,8 @@ SHOW WARNINGS LIMIT 10",
     }
 }
 
-/// Read the layout of every base table of `database`.
-pub async fn read(sql: &dyn SqlRunner, database: &str) -> Result<Layouts, SqlError> {
-    let query = format!(
-        "SELECT c.TABLE_NAME, c.COLUMN_NAME, LOWER(c.DATA_TYPE), c.IS_NULLABLE, \
-IFNULL(c.GENERATION_EXPRESSION, ''), t.TABLE_TYPE, c.EXTRA
-FROM information_schema.COLUMNS c
-JOIN information_schema.TABLES t
-  ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
-WHERE c.TABLE_SCHEMA = {} AND t.TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED')
-ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION",
-        quote::string(database)
-    );
-    let rows = sql.query(&query).await?;
-    let columns = rows.into_iter().map(|row| {
-        let mut fields = row.into_iter().map(Option::unwrap_or_default);
-        let mut next = || fields.next().unwrap_or_default();
-        ColumnInfo {
-            table: next(),
-            name: next(),
-            data_type: next(),
-            nullable: next() == "YES",
-            generated: !next().is_empty(),
-            table_type: next(),
-            auto_increment: next().to_lowercase().contains("auto_increment"),
-        }
-    });
-    Ok(layouts(columns))
-}
-
-/// One row of the column query.
-#[derive(Clone, Debug, Default)]
-pub struct ColumnInfo {
-    pub table: String,
-    pub name: String,
-    pub data_type: String,
-    pub nullable: bool,
-    pub generated: bool,
-    pub table_type: String,
-    pub auto_increment: bool,
-}
-
 /// Group columns, in ordinal order, into the layout of each table.
-pub fn layouts(columns: impl IntoIterator<Item = ColumnInfo>) -> Layouts {
+pub fn layouts(columns: impl IntoIterator<Item = Column>) -> Layouts {
     let mut layouts = Layouts::new();
     for column in columns {
         let entry = layouts.entry(column.table.clone()).or_insert_with(|| {
@@ -263,7 +222,7 @@ pub fn layouts(columns: impl IntoIterator<Item = ColumnInfo>) -> Layouts {
 
 /// Classify one column: its encoding, `None` for a generated column, or
 /// why the table cannot travel as row text.
-fn classify(column: &ColumnInfo) -> Result<Option<RowColumn>, String> {
+fn classify(column: &Column) -> Result<Option<RowColumn>, String> {
     if column.table_type != "BASE TABLE" {
         return Err("it is system-versioned".to_string());
     }
@@ -290,16 +249,17 @@ fn classify(column: &ColumnInfo) -> Result<Option<RowColumn>, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{ColumnInfo, layouts};
+    use super::layouts;
+    use crate::database::columns::Column;
 
-    fn column(table: &str, name: &str, data_type: &str, nullable: bool) -> ColumnInfo {
-        ColumnInfo {
+    fn column(table: &str, name: &str, data_type: &str, nullable: bool) -> Column {
+        Column {
             table: table.to_string(),
             name: name.to_string(),
             data_type: data_type.to_string(),
             nullable,
             table_type: "BASE TABLE".to_string(),
-            ..ColumnInfo::default()
+            ..Column::default()
         }
     }
 

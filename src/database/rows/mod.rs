@@ -10,7 +10,7 @@ pub mod layout;
 pub use filter::{RowError, RowFilter};
 pub use layout::{Layouts, RowLayout};
 
-use crate::database::dump::CLIENT_MAX_PACKET;
+use crate::database::dump::client_argv;
 use crate::database::sql::{Connection, SqlRunner};
 
 /// The format in which table rows reach the target.
@@ -54,18 +54,8 @@ which is slower; `SET GLOBAL local_infile = ON` there allows the faster row load
 /// Build the source's command: the client printing the table's rows in batch
 /// format, one row a line, without buffering the result.
 pub fn select_argv(connection: &Connection, database: &str, layout: &RowLayout) -> Vec<String> {
-    let mut argv = vec![connection.client.clone()];
-    argv.extend(connection.options.iter().cloned());
-    argv.extend(
-        [
-            "--default-character-set=utf8mb4",
-            CLIENT_MAX_PACKET,
-            "--batch",
-            "--skip-column-names",
-            "--quick",
-        ]
-        .map(String::from),
-    );
+    let mut argv = client_argv(connection);
+    argv.extend(["--batch", "--skip-column-names", "--quick"].map(String::from));
     argv.push(format!("--execute={}", layout.select_sql(database)));
     argv
 }
@@ -73,18 +63,8 @@ pub fn select_argv(connection: &Connection, database: &str, layout: &RowLayout) 
 /// Build the target's command: the client loading its standard input into the
 /// table and printing the load's warnings.
 pub fn load_argv(connection: &Connection, database: &str, layout: &RowLayout) -> Vec<String> {
-    let mut argv = vec![connection.client.clone()];
-    argv.extend(connection.options.iter().cloned());
-    argv.extend(
-        [
-            "--default-character-set=utf8mb4",
-            CLIENT_MAX_PACKET,
-            "--local-infile=1",
-            "--batch",
-            "--skip-column-names",
-        ]
-        .map(String::from),
-    );
+    let mut argv = client_argv(connection);
+    argv.extend(["--local-infile=1", "--batch", "--skip-column-names"].map(String::from));
     argv.push(format!("--database={database}"));
     argv.push(format!("--execute={}", layout.load_sql()));
     argv
