@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wwctl::database::command::LocalRunner;
-use wwctl::database::compression::{Codec, Codecs, Compression, FAST_LINK};
+use wwctl::database::compression::{Codec, Codecs, Compression, Direction, FAST_LINK, link_speed};
 use wwctl::database::copy::{CopyMethod, tables_largest_first};
 use wwctl::database::dump::SyncMode;
 use wwctl::database::endpoint::Endpoint;
@@ -281,4 +281,28 @@ async fn auto_compresses_only_slow_hops() {
     assert!(speeds.load.unwrap() > 30.0, "{speeds:?}");
     assert_eq!(mixed.codecs.load, expected(speeds.load));
     assert_eq!(mixed.verified.total_rows(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_link_probe_stops_early() {
+    // At 2 MB/s the probe's 32 MiB would take 16 s: the time limit ends it
+    // after about a quarter of a second of sending.
+    let slow = Link {
+        host: "slow-link",
+        start_delay: Duration::from_millis(50),
+        bytes_per_second: 2e6,
+    };
+    for direction in [Direction::FromServer, Direction::ToServer] {
+        let started = std::time::Instant::now();
+        let speed = link_speed(&slow, direction).await;
+        let elapsed = started.elapsed();
+
+        let speed = speed.unwrap_or_else(|| panic!("{direction:?}: the probe failed"));
+        assert!(speed < 4e6, "{direction:?}: {speed} bytes a second");
+        assert!(speed > 0.5e6, "{direction:?}: {speed} bytes a second");
+        assert!(
+            elapsed < Duration::from_secs(2),
+            "{direction:?}: {elapsed:?}"
+        );
+    }
 }
