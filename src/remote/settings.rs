@@ -12,7 +12,7 @@ use crate::fsutil;
 pub const IDENTITY_ENV: &str = "WWCTL_SSH_IDENTITY";
 
 /// OpenSSH's default ciphers with AES-GCM first. Servers with AES
-/// instructions, as cloud servers have, encrypt a database stream with
+/// instructions, as most x86 cloud servers have, encrypt a database stream with
 /// about half the CPU of chacha20-poly1305, OpenSSH's first choice: 0.31 s
 /// of client CPU against 0.60 s for 400 MB on the lab.
 const CIPHERS: &str = "aes128-gcm@openssh.com,aes256-gcm@openssh.com,\
