@@ -174,8 +174,8 @@ def ansible(render_dir, files_dir, out_dir, hosts):
 
 
 def sync_phases(*journals):
-    """Print the median phase times, the codecs, the hop speeds, the binary log use and the
-    tables loaded as row text of the database syncs journaled in `journals`, as JSON."""
+    """Print the median phase and stream times, the codecs, the hop speeds, the binary log use
+    and the tables loaded as row text of the database syncs journaled in `journals`, as JSON."""
     reports = []
     for path in journals:
         for step in json.loads(pathlib.Path(path).read_text()).get("steps", []):
@@ -186,11 +186,24 @@ def sync_phases(*journals):
         sys.exit(f"error: no journaled database sync with phase times in {', '.join(journals)}")
     phases = {name: statistics.median(report["timings"][name] for report in reports)
               for name in ("preflight", "copy", "verify")}
+    names = {name for report in reports for name in report.get("stream_seconds", {})}
+    streams = {name: statistics.median(report["stream_seconds"][name] for report in reports
+                                       if name in report.get("stream_seconds", {}))
+               for name in names}
     print(json.dumps({"runs": len(reports), "phases": phases, "codecs": reports[-1]["codecs"],
+                      "streams": streams,
                       "hops": reports[-1].get("hop_speeds_mb_per_s", {}),
                       "binlog": reports[-1].get("binlog", "written"),
                       "row_tables": reports[-1].get("row_tables", 0),
                       "tables": reports[-1].get("tables", 0)}))
+
+
+def longest_streams_text(phases):
+    """Return the three longest streams and their median times, as text, or nothing."""
+    streams = sorted((phases.get("streams") or {}).items(), key=lambda item: -item[1])[:3]
+    if not streams:
+        return ""
+    return "; longest streams: " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in streams)
 
 
 def hop_text(phases):
@@ -316,7 +329,8 @@ def report(results, out):
                           f"final comparison {times['verify']:.2f} s; codecs: dump {phases['codecs']['dump']}, "
                           f"load {phases['codecs']['load']}{hop_text(phases)}; the target's binary log during the load: "
                           f"{phases.get('binlog', 'written')}; tables loaded as row text with "
-                          f"`LOAD DATA`: {phases.get('row_tables', 0)} of {phases.get('tables', 0)}."]
+                          f"`LOAD DATA`: {phases.get('row_tables', 0)} of {phases.get('tables', 0)}"
+                          f"{longest_streams_text(phases)}."]
     ours = timing(results, "sync-wwctl.json")
     sync_ratio = pipe["median"] / ours["median"] if ours and pipe else None
     sync_met = sync_ratio is not None and sync_ratio >= 1.5

@@ -59,13 +59,15 @@ pub enum Transform {
 }
 
 /// What a finished stream did.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct StreamStats {
     pub stream: String,
     pub format: StreamFormat,
     pub bytes_read: u64,
     pub bytes_written: u64,
     pub filter: FilterStats,
+    /// Seconds from starting the load to the end of both commands.
+    pub seconds: f64,
     /// Lines the load printed, such as the warnings of a `LOAD DATA`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub load_messages: Vec<String>,
@@ -146,6 +148,7 @@ pub async fn run_stream_with(
     let dump_argv = compression::dump_argv(codecs.dump, dump.argv.clone());
 
     // The load starts first, so it is ready when the first bytes arrive.
+    let started = std::time::Instant::now();
     let mut loader = load
         .runner
         .spawn(&load_argv)
@@ -269,6 +272,7 @@ pub async fn run_stream_with(
         bytes_read: state.bytes_read,
         bytes_written: state.bytes_written,
         filter: filter.stats().clone(),
+        seconds: started.elapsed().as_secs_f64(),
         load_messages,
     })
 }

@@ -262,6 +262,15 @@ async fn sync_one(ctx: &StepContext<'_>, params: &FromFleet, name: &str) -> anyh
         .iter()
         .filter(|stream| stream.format == StreamFormat::Rows)
         .count();
+    // Each stream's time shows which table held the copy up.
+    let stream_seconds: serde_json::Map<String, serde_json::Value> = report
+        .streams
+        .iter()
+        .map(|stream| {
+            let seconds = (stream.seconds * 100.0).round() / 100.0;
+            (stream.stream.clone(), serde_json::json!(seconds))
+        })
+        .collect();
     ctx.record_output(
         &format!("{name}.report"),
         serde_json::json!({
@@ -274,6 +283,7 @@ async fn sync_one(ctx: &StepContext<'_>, params: &FromFleet, name: &str) -> anyh
             "binlog": report.binlog,
             "load_format": report.rows,
             "row_tables": row_tables,
+            "stream_seconds": stream_seconds,
             "timings": report.timings,
             "checksums": report.verified.tables(),
         }),

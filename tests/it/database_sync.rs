@@ -74,6 +74,13 @@ async fn sync_both_methods_verify_equal() {
     // Schema, 20 tables, programs; no views. Every table's rows travel
     // as row text.
     assert_eq!(parallel.streams.len(), 22);
+    let untimed: Vec<&str> = parallel
+        .streams
+        .iter()
+        .filter(|stream| stream.seconds <= 0.0)
+        .map(|stream| stream.stream.as_str())
+        .collect();
+    assert!(untimed.is_empty(), "streams without a time: {untimed:?}");
     assert_eq!(parallel.rows, RowLoad::Rows);
     let row_streams = parallel
         .streams

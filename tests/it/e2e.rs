@@ -320,6 +320,8 @@ async fn whole_move_in_the_sandbox() {
         assert_eq!(report["binlog"], "skipped", "{report}");
         assert_eq!(report["load_format"], "rows", "{report}");
         assert_eq!(report["row_tables"], report["tables"], "{report}");
+        let seconds = report["stream_seconds"]["table ww_showpnlmap"].as_f64();
+        assert!(seconds.is_some_and(|seconds| seconds > 0.0), "{report}");
     }
     let query = [
         "mariadb",
