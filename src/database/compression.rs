@@ -169,6 +169,22 @@ pub async fn link_speed(runner: &dyn CommandRunner, direction: Direction) -> Opt
     timed.map(|(bytes, seconds)| bytes as f64 / seconds.max(1e-6))
 }
 
+/// Measure the hop like `link_speed`, and once more when the first
+/// measurement finds it slower than `FAST_LINK`. A busy moment on either
+/// end can only make a link look slower, so the faster of the two counts.
+pub async fn hop_speed(runner: &dyn CommandRunner, direction: Direction) -> Option<f64> {
+    let first = link_speed(runner, direction).await;
+    if first.is_some_and(|speed| speed >= FAST_LINK) {
+        return first;
+    }
+
+    let second = link_speed(runner, direction).await;
+    match (first, second) {
+        (Some(first), Some(second)) => Some(first.max(second)),
+        (first, second) => first.or(second),
+    }
+}
+
 /// Receive zeros from the server for `PROBE_TIME`, or `PROBE_BYTES` of
 /// them. The clock starts at the first bytes that arrive; returns the
 /// bytes after them and their time.

@@ -232,7 +232,7 @@ async fn hop_codec(
 ) -> (Codec, Option<f64>) {
     let runner = endpoint.runner.as_ref();
     let speed = match compression {
-        Compression::Auto => compression::link_speed(runner, direction).await,
+        Compression::Auto => compression::hop_speed(runner, direction).await,
         Compression::Always | Compression::Never => None,
     };
     if let Some(bytes) = speed.filter(|bytes| *bytes >= FAST_LINK) {

@@ -2,10 +2,13 @@
 //! verification that must catch a changed row.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use wwctl::database::command::LocalRunner;
-use wwctl::database::compression::{Codec, Codecs, Compression, Direction, FAST_LINK, link_speed};
+use wwctl::database::compression::{
+    Codec, Codecs, Compression, Direction, FAST_LINK, hop_speed, link_speed,
+};
 use wwctl::database::copy::{CopyMethod, tables_largest_first};
 use wwctl::database::dump::SyncMode;
 use wwctl::database::endpoint::Endpoint;
@@ -18,7 +21,7 @@ use wwctl::database::sync::{SyncOptions, sync};
 use wwctl::database::verify::{self, VerifyError};
 
 use crate::database::{TestServer, real_schema, start_pair};
-use crate::support::link::Link;
+use crate::support::link::{BusyOnce, Link};
 
 pub async fn endpoint(role: &'static str, server: &TestServer) -> Endpoint {
     Endpoint::connect(role, Arc::new(LocalRunner), server.server.connection())
@@ -254,9 +257,8 @@ async fn auto_compresses_only_slow_hops() {
     assert_eq!(local.codecs.load, expected(local.hop_speeds.load));
 
     // A slow link to the source compresses the dump's hop. A link to the
-    // target with a long round trip but no limit on its speed carries the
-    // load's hop plain: the probe times the transfer, not the start of its
-    // command. Timing both would make it slower than 8 MiB in 0.3 s, 28 MB/s.
+    // target with a long round trip but no limit on its speed is timed by
+    // its transfer alone (see `probe_ignores_round_trips`).
     target_server
         .client()
         .execute("DROP DATABASE wwdtm")
@@ -285,9 +287,23 @@ async fn auto_compresses_only_slow_hops() {
     let speeds = mixed.hop_speeds;
     assert_eq!(mixed.codecs.dump, Codec::Zstd);
     assert!(speeds.dump.unwrap() < 12.0, "{speeds:?}");
-    assert!(speeds.load.unwrap() > 30.0, "{speeds:?}");
     assert_eq!(mixed.codecs.load, expected(speeds.load));
     assert_eq!(mixed.verified.total_rows(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn probe_ignores_round_trips() {
+    // Each command on this link starts 2 s late, and then its bytes flow
+    // without limit. Counting the start would put 32 MiB under 17 MB/s.
+    let far = Link {
+        host: "far-link",
+        start_delay: Duration::from_secs(2),
+        bytes_per_second: f64::INFINITY,
+    };
+    for direction in [Direction::FromServer, Direction::ToServer] {
+        let speed = link_speed(&far, direction).await.unwrap();
+        assert!(speed > 30e6, "{direction:?}: {speed} bytes a second");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -311,5 +327,33 @@ async fn slow_link_probe_stops_early() {
             elapsed < Duration::from_secs(2),
             "{direction:?}: {elapsed:?}"
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hop_probe_retries_a_slow_first_measurement() {
+    // The first probe meets a link held to 5 MB/s, the second an idle one:
+    // the hop counts as fast, and only a slow first measurement is repeated.
+    for direction in [Direction::FromServer, Direction::ToServer] {
+        let runner = BusyOnce {
+            busy: Link {
+                host: "busy-once",
+                start_delay: Duration::ZERO,
+                bytes_per_second: 5e6,
+            },
+            spawned: AtomicUsize::new(0),
+        };
+        let speed = hop_speed(&runner, direction).await.unwrap();
+        assert_eq!(runner.spawned.load(Ordering::SeqCst), 2, "{direction:?}");
+        assert!(speed > 20e6, "{direction:?}: {speed} bytes a second");
+
+        // A measurement is repeated only when it found the link slow.
+        let again = hop_speed(&runner, direction).await.unwrap();
+        let probes = runner.spawned.load(Ordering::SeqCst) - 2;
+        match probes {
+            1 => assert!(again >= FAST_LINK, "{direction:?}: {again} bytes a second"),
+            2 => {}
+            other => panic!("{direction:?}: {other} probes"),
+        }
     }
 }

@@ -149,3 +149,32 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Limited<T> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
+
+/// A link that is slow for the first command only, like a server busy for
+/// a moment.
+#[derive(Debug)]
+pub struct BusyOnce {
+    pub busy: Link,
+    pub spawned: std::sync::atomic::AtomicUsize,
+}
+
+impl CommandRunner for BusyOnce {
+    fn host(&self) -> &str {
+        self.busy.host
+    }
+
+    fn run<'a>(&'a self, argv: &'a [String], stdin: &'a [u8]) -> CommandFuture<'a, CommandOutput> {
+        LocalRunner.run(argv, stdin)
+    }
+
+    fn spawn<'a>(&'a self, argv: &'a [String]) -> CommandFuture<'a, Box<dyn Spawned>> {
+        let earlier = self
+            .spawned
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if earlier == 0 {
+            self.busy.spawn(argv)
+        } else {
+            LocalRunner.spawn(argv)
+        }
+    }
+}
